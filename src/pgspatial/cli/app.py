@@ -1,0 +1,63 @@
+"""Top-level Typer application and the mapping of PgSpatialError to exit codes."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from pgspatial.cli import db, demo
+from pgspatial.errors import ConfigError, EnvironmentProblem, PgSpatialError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="pgspatial",
+    help="PostgreSQL/PostGIS + SQLAlchemy, production-ready by default.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(db.app, name="db")
+app.command(name="demo")(demo.demo)
+
+_stderr = Console(stderr=True)
+
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_ENVIRONMENT = 3
+
+
+def exit_code_for(error: PgSpatialError) -> int:
+    """The process exit code for an error: usage 2, missing software 3, anything else 1."""
+    if isinstance(error, ConfigError):
+        return EXIT_USAGE
+    if isinstance(error, EnvironmentProblem):
+        return EXIT_ENVIRONMENT
+    return EXIT_FAILURE
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the app, print PgSpatialError as one message, never a traceback."""
+    try:
+        code = app(args=argv, standalone_mode=False)
+    except PgSpatialError as error:
+        _stderr.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+        sys.exit(exit_code_for(error))
+    except typer.Abort:
+        _stderr.print("aborted")
+        sys.exit(EXIT_FAILURE)
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
+    except (typer.BadParameter, SystemExit):
+        raise
+    except Exception as click_error:
+        # Click's usage errors arrive here in non-standalone mode.
+        import click
+
+        if isinstance(click_error, click.ClickException):
+            click_error.show()
+            sys.exit(click_error.exit_code)
+        raise
+    sys.exit(code if isinstance(code, int) else 0)

@@ -64,7 +64,9 @@ class SchemaError(PgSpatialError):
 class SridMismatch(PgSpatialError, ValueError):
     """A geometry's SRID differs from the SRID its target requires."""
 
-    def __init__(self, message: str, *, expected: int | None = None, actual: int | None = None):
+    def __init__(
+        self, message: str, *, expected: int | None = None, actual: int | None = None
+    ) -> None:
         super().__init__(message)
         self.expected = expected
         self.actual = actual
@@ -73,7 +75,9 @@ class SridMismatch(PgSpatialError, ValueError):
 class InvalidGeometry(PgSpatialError, ValueError):
     """A geometry cannot be parsed, is invalid, or is not of the required type."""
 
-    def __init__(self, message: str, *, reason: str | None = None, column: str | None = None):
+    def __init__(
+        self, message: str, *, reason: str | None = None, column: str | None = None
+    ) -> None:
         super().__init__(message)
         self.reason = reason
         self.column = column
@@ -82,6 +86,6 @@ class InvalidGeometry(PgSpatialError, ValueError):
 class QueryTimeout(PgSpatialError, TimeoutError):
     """A statement ran past statement_timeout and PostgreSQL cancelled it."""
 
-    def __init__(self, message: str, *, timeout_ms: int | None = None):
+    def __init__(self, message: str, *, timeout_ms: int | None = None) -> None:
         super().__init__(message)
         self.timeout_ms = timeout_ms

@@ -39,25 +39,9 @@ def exit_code_for(error: PgSpatialError) -> int:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the app, print PgSpatialError as one message, never a traceback."""
+    """Entry point: Typer handles usage errors; PgSpatialError becomes one message and a code."""
     try:
-        code = app(args=argv, standalone_mode=False)
+        app(args=argv)
     except PgSpatialError as error:
         _stderr.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
         sys.exit(exit_code_for(error))
-    except typer.Abort:
-        _stderr.print("aborted")
-        sys.exit(EXIT_FAILURE)
-    except typer.Exit as done:
-        sys.exit(done.exit_code)
-    except (typer.BadParameter, SystemExit):
-        raise
-    except Exception as click_error:
-        # Click's usage errors arrive here in non-standalone mode.
-        import click
-
-        if isinstance(click_error, click.ClickException):
-            click_error.show()
-            sys.exit(click_error.exit_code)
-        raise
-    sys.exit(code if isinstance(code, int) else 0)

@@ -80,7 +80,7 @@ def psql() -> None:
     binary = shutil.which("psql")
     if binary is None:
         raise ConfigError("psql is not installed; install postgresql-client.")
-    os.execv(binary, [binary, target])
+    os.execv(binary, [binary, target])  # noqa: S606 - replace this process with psql
 
 
 @app.command()

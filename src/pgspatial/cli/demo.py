@@ -15,8 +15,12 @@ console = Console(highlight=False, soft_wrap=True)
 
 
 def demo(
-    parcels: int = typer.Option(20_000, "--parcels", min=1_000, max=1_000_000, help="Parcels to generate."),
-    seed: int = typer.Option(42, "--seed", help="Generator seed; the same seed gives the same data."),
+    parcels: int = typer.Option(
+        20_000, "--parcels", min=1_000, max=1_000_000, help="Parcels to generate."
+    ),
+    seed: int = typer.Option(
+        42, "--seed", help="Generator seed; the same seed gives the same data."
+    ),
     load_only: bool = typer.Option(False, "--load-only", help="Load the demo data and exit."),
 ) -> None:
     """Load deterministic NYC-like demo parcels and zoning into the database."""
@@ -31,7 +35,9 @@ def demo(
             counts = load_sample_data(engine, parcels=parcels, seed=seed)
     finally:
         engine.dispose()
-    console.print(f"loaded {counts.parcels:,} parcels and {counts.zoning_districts:,} zoning districts")
+    console.print(
+        f"loaded {counts.parcels:,} parcels and {counts.zoning_districts:,} zoning districts"
+    )
     console.print(f"database: {url}")
     if load_only:
         return

@@ -59,7 +59,9 @@ def _candidate_dirs(pg_bindir: Path | None) -> list[Path]:
 def _sharedir(bindir: Path, major: int) -> Path | None:
     pg_config = bindir / "pg_config"
     if pg_config.exists():
-        out = subprocess.run([str(pg_config), "--sharedir"], capture_output=True, text=True, check=False)
+        out = subprocess.run(
+            [str(pg_config), "--sharedir"], capture_output=True, text=True, check=False
+        )
         if out.returncode == 0 and out.stdout.strip():
             return Path(out.stdout.strip())
     for guess in (
@@ -83,7 +85,9 @@ def _inspect(bindir: Path) -> ServerBinaries | None:
         return None
     major = int(match.group(1))
     version = out.stdout.strip().rsplit(" ", 1)[-1]
-    return ServerBinaries(bindir=bindir, major=major, version=version, sharedir=_sharedir(bindir, major))
+    return ServerBinaries(
+        bindir=bindir, major=major, version=version, sharedir=_sharedir(bindir, major)
+    )
 
 
 def find_server(pg_bindir: Path | None = None) -> ServerBinaries:
@@ -94,7 +98,9 @@ def find_server(pg_bindir: Path | None = None) -> ServerBinaries:
     package to install when no server, or no server with PostGIS, is found.
     """
     found = [b for b in (_inspect(d) for d in _candidate_dirs(pg_bindir)) if b is not None]
-    where = f"PG_BINDIR={pg_bindir}" if pg_bindir else "pg_config, /usr/lib/postgresql/*/bin and PATH"
+    where = (
+        f"PG_BINDIR={pg_bindir}" if pg_bindir else "pg_config, /usr/lib/postgresql/*/bin and PATH"
+    )
     if not found:
         raise ServerNotFound(
             f"No PostgreSQL server binaries (initdb, pg_ctl, postgres) were found in {where}. "

@@ -130,7 +130,17 @@ class LocalCluster:
                 return False
             user = resolve_server_user(state.server_user)
             result = user.run(
-                [str(Path(state.bindir) / "pg_ctl"), "stop", "-D", state.data_dir, "-m", "fast", "-w", "-t", "60"]
+                [
+                    str(Path(state.bindir) / "pg_ctl"),
+                    "stop",
+                    "-D",
+                    state.data_dir,
+                    "-m",
+                    "fast",
+                    "-w",
+                    "-t",
+                    "60",
+                ]
             )
             if result.returncode != 0:
                 raise ClusterError(
@@ -161,7 +171,9 @@ class LocalCluster:
     def _require_state(self) -> ClusterState:
         state = self.state()
         if state is None:
-            raise ClusterError(f"No embedded cluster in {self.home}; run `pgspatial db start` first.")
+            raise ClusterError(
+                f"No embedded cluster in {self.home}; run `pgspatial db start` first."
+            )
         return state
 
     @contextlib.contextmanager
@@ -249,7 +261,17 @@ class LocalCluster:
     def _pg_ctl_start(self, state: ClusterState, user: ServerUser) -> None:
         log_file = self._log_file(state)
         result = user.run(
-            [str(Path(state.bindir) / "pg_ctl"), "start", "-D", state.data_dir, "-l", str(log_file), "-w", "-t", "60"]
+            [
+                str(Path(state.bindir) / "pg_ctl"),
+                "start",
+                "-D",
+                state.data_dir,
+                "-l",
+                str(log_file),
+                "-w",
+                "-t",
+                "60",
+            ]
         )
         if result.returncode != 0:
             tail = ""
@@ -260,7 +282,9 @@ class LocalCluster:
                 f"Server log {log_file}:\n{tail}"
             )
 
-    def connect_admin(self, state: ClusterState | None = None, dbname: str = "postgres") -> psycopg.Connection[tuple[object, ...]]:
+    def connect_admin(
+        self, state: ClusterState | None = None, dbname: str = "postgres"
+    ) -> psycopg.Connection[tuple[object, ...]]:
         """An autocommit superuser connection over the unix socket."""
         state = state or self._require_state()
         deadline = time.monotonic() + 30
@@ -278,11 +302,17 @@ class LocalCluster:
     def _bootstrap(self, state: ClusterState) -> None:
         dbname = self.settings.database_name
         with self.connect_admin(state) as conn:
-            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone()
+            exists = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)
+            ).fetchone()
             if not exists:
-                conn.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(dbname)))
+                conn.execute(
+                    psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(dbname))
+                )
         with self.connect_admin(state, dbname) as conn:
             for extension in EXTENSIONS:
                 conn.execute(
-                    psycopg.sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(psycopg.sql.Identifier(extension))
+                    psycopg.sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(
+                        psycopg.sql.Identifier(extension)
+                    )
                 )

@@ -108,7 +108,9 @@ def plan_layout(home: Path, user: ServerUser) -> Layout:
     if len(str(socket_dir)) + _SOCKET_NAME_LEN > _MAX_SOCKET_PATH:
         socket_dir = Path(tempfile.gettempdir()) / f"pgspatial-sock-{_key(home)}"
         owned.append(socket_dir)
-    return Layout(data_dir=data_dir, socket_dir=socket_dir, fallback_reason=reason, owned_dirs=tuple(owned))
+    return Layout(
+        data_dir=data_dir, socket_dir=socket_dir, fallback_reason=reason, owned_dirs=tuple(owned)
+    )
 
 
 def _first_blocked(path: Path, user: ServerUser) -> Path:

@@ -1,0 +1,55 @@
+# pgspatial: two commands on a fresh Debian/Ubuntu machine.
+#   make demo   set everything up, load the demo data on the embedded PostGIS, show the tour
+#   make test   set everything up and run the whole test suite
+# Also: make lint, make bench, make db-stop, make clean.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.pgspatial-installed
+PYTEST_ARGS ?=
+
+.PHONY: all demo test lint bench sysdeps install db-start db-stop clean
+
+all: test
+
+sysdeps:
+	@scripts/install-system-deps core
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Reinstall whenever pyproject.toml changes.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --editable '.[dev]'
+	@touch $@
+
+install: $(STAMP)
+
+db-start: sysdeps install
+	$(BIN)/pgspatial db start
+
+db-stop:
+	@[ -x $(BIN)/pgspatial ] && $(BIN)/pgspatial db stop || true
+
+demo: db-start
+	$(BIN)/pgspatial demo --load-only
+	@echo
+	@echo "PostGIS is up: $$($(BIN)/pgspatial db url)"
+	@echo "Try: psql \"$$($(BIN)/pgspatial db url --libpq)\" -c 'select postgis_full_version()'"
+	@echo "     $(BIN)/pgspatial db status | psql | stop | destroy"
+
+test: db-start
+	$(BIN)/python -m pytest --pgspatial-require-db $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+	$(BIN)/mypy
+
+bench: db-start
+	$(BIN)/python bench/run.py
+
+clean: db-stop
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,5 @@
+"""``python -m pgspatial`` runs the CLI."""
+
+from pgspatial.cli import main
+
+main()

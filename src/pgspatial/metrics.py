@@ -10,20 +10,19 @@ own coordinates: a geodesic centroid is not what users of these properties expec
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any, ClassVar
 
 from geoalchemy2 import WKBElement
 from geoalchemy2.shape import from_shape, to_shape
-from pyproj import Geod, Transformer
+from pyproj import Geod
 from shapely import LinearRing, LineString, MultiLineString, MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
-from shapely.ops import transform as transform_shape
-from sqlalchemy import ColumnElement, Float, func
+from sqlalchemy import ColumnElement, Float, func, type_coerce
 from sqlalchemy.dialects.postgresql import ARRAY, array
 from sqlalchemy.ext.hybrid import hybrid_property
 
 from pgspatial.columns import GEOGRAPHIC_SRID, geography_of
+from pgspatial.geometry.crs import reproject
 from pgspatial.types import SpatialGeography, SpatialGeometry
 
 __all__ = ["GeodesicMetrics", "geodesic_area", "geodesic_length", "geodesic_perimeter"]
@@ -31,15 +30,10 @@ __all__ = ["GeodesicMetrics", "geodesic_area", "geodesic_length", "geodesic_peri
 _WGS84 = Geod(ellps="WGS84")
 
 
-@cache
-def _to_wgs84(srid: int) -> Transformer:
-    return Transformer.from_crs(srid, GEOGRAPHIC_SRID, always_xy=True)
-
-
 def _lonlat(shape: BaseGeometry, srid: int) -> BaseGeometry:
     if srid in (GEOGRAPHIC_SRID, 0, -1):
         return shape
-    return transform_shape(_to_wgs84(srid).transform, shape)
+    return reproject(shape, srid, GEOGRAPHIC_SRID)
 
 
 def _parts(shape: BaseGeometry) -> list[BaseGeometry]:
@@ -175,5 +169,6 @@ class GeodesicMetrics:
             func.ST_XMax(planar),
             func.ST_YMax(planar),
         ]
+        # zero_indexes: Parcel.bbox[0] is xmin in SQL as in Python.
         bbox_type: ARRAY[Any] = ARRAY(Float, zero_indexes=True)
-        return array(bounds, type_=bbox_type)  # type: ignore[arg-type]
+        return type_coerce(array(bounds), bbox_type)  # type: ignore[arg-type]

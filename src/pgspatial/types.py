@@ -26,6 +26,12 @@ class _ValidatingBind:
     #: "table.column", set when the column joins its table; named in error messages.
     column_label: str | None = None
 
+    def adapt(self, cls: type[Any], **kw: Any) -> Any:
+        """Keep the column label on the per-dialect copy SQLAlchemy makes of the type."""
+        adapted = super().adapt(cls, **kw)  # type: ignore[misc]
+        adapted.column_label = self.column_label
+        return adapted
+
     def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any]:
         """Validate each value with parse_geometry, then hand it to GeoAlchemy2's processor."""
         from pgspatial.geometry import parse_geometry

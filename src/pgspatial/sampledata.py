@@ -13,6 +13,11 @@ each block holds two back-to-back rows of lots with jittered, shared dividers. Z
 districts are runs of blocks on a coarser jittered grid, each the union of its blocks'
 cells (streets up to their centre lines included), some merged with a non-adjacent
 district so they are genuinely multi-part.
+
+The SQL uses a few ``pg_temp`` helper functions (gone with the session) and a temporary
+table dropped at commit, so nothing but the two tables is left behind. Parcel vertices
+are plain arithmetic rounded to 1e-7 degree; district outlines come from ``ST_Union``, so
+they are byte-identical for a given GEOS version.
 """
 
 from __future__ import annotations
@@ -42,8 +47,13 @@ MIN_PARCELS = 1_000
 MAX_PARCELS = 1_000_000
 
 _SCHEMA = ("drop", "create_zoning", "create_parcels")
-_INDEXES = ("index_zoning_geom", "index_parcels_geom", "index_parcels_zoning_id")
-_FUNCTIONS = ("fn_uniform", "fn_lon", "fn_lat")
+_KEYS_AND_INDEXES = (
+    "parcels_keys",
+    "index_zoning_geom",
+    "index_parcels_geom",
+    "index_parcels_zoning_id",
+)
+_FUNCTIONS = ("fn_hash", "fn_uniform", "fn_lon", "fn_lat")
 _SECTION = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
 
 
@@ -70,7 +80,7 @@ def _run(connection: Connection, *names: str, **params: int) -> None:
 
 def create_sample_schema(connection: Connection) -> None:
     """Drop and recreate the empty ``parcels`` and ``zoning_districts`` tables with indexes."""
-    _run(connection, *_SCHEMA, *_INDEXES)
+    _run(connection, *_SCHEMA, *_KEYS_AND_INDEXES)
 
 
 def load_sample_data(engine: Engine, *, parcels: int, seed: int = 42) -> SampleCounts:
@@ -83,16 +93,16 @@ def load_sample_data(engine: Engine, *, parcels: int, seed: int = 42) -> SampleC
             f"parcels must be between {MIN_PARCELS:,} and {MAX_PARCELS:,} inclusive, "
             f"got {parcels!r}"
         )
+    if isinstance(seed, bool) or not -(2**63) <= seed < 2**63:
+        raise ConfigError(f"seed must be an integer that fits in 64 bits, got {seed!r}")
     with engine.begin() as connection:
         _run(connection, *_SCHEMA, *_FUNCTIONS)
         _run(connection, "blocks", "zoning", "parcels", parcels=parcels, seed=seed)
-        _run(connection, *_INDEXES)
-        counts = SampleCounts(
-            parcels=connection.execute(text(f"SELECT count(*) FROM {PARCELS_TABLE}")).scalar_one(),
-            zoning_districts=connection.execute(
-                text(f"SELECT count(*) FROM {ZONING_TABLE}")
-            ).scalar_one(),
+        _run(connection, *_KEYS_AND_INDEXES)
+        counts = (
+            f"SELECT (SELECT count(*) FROM {PARCELS_TABLE}), (SELECT count(*) FROM {ZONING_TABLE})"
         )
+        row = connection.execute(text(counts)).one()
     with engine.begin() as connection:
         connection.execute(text(f"ANALYZE {PARCELS_TABLE}, {ZONING_TABLE}"))
-    return counts
+    return SampleCounts(parcels=row[0], zoning_districts=row[1])

@@ -47,5 +47,6 @@ def demo(
         "  .venv/bin/pgspatial db status      # where the cluster lives, which port\n"
         "  .venv/bin/pgspatial db psql        # an interactive psql\n"
         "  .venv/bin/pgspatial db stop        # stop it; data is kept\n"
-        "The reference web service arrives with the service issue; for now the database is the demo."
+        "The reference web service arrives with the service issue;"
+        " for now the database is the demo."
     )

@@ -1,10 +1,14 @@
 """pgspatial: PostgreSQL/PostGIS + SQLAlchemy 2.0 + GeoAlchemy2, production-ready by default.
 
-The public API is what ``__all__`` lists; everything else lives in private-by-convention
-modules and may change.
+The public API is what ``__all__`` lists; everything else lives in modules that may change.
+Names are imported on first use, so ``import pgspatial`` stays cheap (the CLI, the pytest
+plugin and short scripts do not pay for pyproj or Shapely unless they use them).
 """
 
 from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 from pgspatial.errors import (
     InvalidGeometry,
@@ -15,14 +19,49 @@ from pgspatial.errors import (
 )
 from pgspatial.settings import Settings
 
+if TYPE_CHECKING:
+    from pgspatial.catalog import Catalog
+    from pgspatial.columns import geography_of, spatial_column
+    from pgspatial.geometry import ParsedGeometry, parse_geometry
+    from pgspatial.metrics import GeodesicMetrics
+    from pgspatial.verify import SchemaProblem, verify_schema
+
 __version__ = "0.1.0"
 
+_LAZY = {
+    "Catalog": "pgspatial.catalog",
+    "GeodesicMetrics": "pgspatial.metrics",
+    "ParsedGeometry": "pgspatial.geometry",
+    "SchemaProblem": "pgspatial.verify",
+    "geography_of": "pgspatial.columns",
+    "parse_geometry": "pgspatial.geometry",
+    "spatial_column": "pgspatial.columns",
+    "verify_schema": "pgspatial.verify",
+}
+
 __all__ = [
+    "Catalog",
+    "GeodesicMetrics",
     "InvalidGeometry",
+    "ParsedGeometry",
     "PgSpatialError",
     "QueryTimeout",
     "SchemaError",
+    "SchemaProblem",
     "Settings",
     "SridMismatch",
     "__version__",
+    "geography_of",
+    "parse_geometry",
+    "spatial_column",
+    "verify_schema",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pgspatial' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value

@@ -110,7 +110,7 @@ def test_init_refuses_to_overwrite_and_bad_refs(tmp_path):
     (tmp_path / "full" / "x").write_text("")
     with pytest.raises(ConfigError, match="not empty"):
         init_migrations(tmp_path / "full", metadata=METADATA_REF)
-    with pytest.raises(ConfigError, match=r"package\.module:Base\.metadata"):
+    with pytest.raises(ConfigError, match=r"package\.module:Base"):
         init_migrations(tmp_path / "new", metadata="no_colon")
 
 

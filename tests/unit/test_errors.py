@@ -40,3 +40,17 @@ def test_errors_carry_structured_details():
     )
     assert (error.expected, error.actual) == (4326, 3857)
     assert errors.QueryTimeout("cancelled after 30000 ms", timeout_ms=30000).timeout_ms == 30000
+
+
+def test_every_public_name_resolves():
+    for name in pgspatial.__all__:
+        assert getattr(pgspatial, name) is not None, name
+
+
+def test_import_is_cheap():
+    import subprocess
+    import sys
+
+    code = "import sys, pgspatial; print(sorted(m for m in ('pyproj', 'shapely', 'geoalchemy2') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

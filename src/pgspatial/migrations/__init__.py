@@ -12,7 +12,7 @@ Commands are an API first (``init_migrations``), the CLI is a thin adapter
 from __future__ import annotations
 
 from pgspatial.migrations.autogen import include_object, render_item
-from pgspatial.migrations.env import run_migrations
+from pgspatial.migrations.env import load_metadata, run_migrations
 from pgspatial.migrations.init import init_migrations
 from pgspatial.migrations.ops import (
     add_check_constraint_online,
@@ -30,6 +30,7 @@ __all__ = [
     "drop_spatial_index_concurrently",
     "include_object",
     "init_migrations",
+    "load_metadata",
     "render_item",
     "run_migrations",
 ]

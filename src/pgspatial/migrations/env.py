@@ -2,13 +2,41 @@
 
 from __future__ import annotations
 
+import sys
+from importlib import import_module
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import MetaData, create_engine, pool
 
+from pgspatial.errors import ConfigError
 from pgspatial.migrations.autogen import include_object, render_item
 
-__all__ = ["run_migrations"]
+__all__ = ["load_metadata", "run_migrations"]
+
+
+def load_metadata(reference: str) -> MetaData:
+    """The MetaData named by ``package.module:Attr`` (a MetaData or a declarative base).
+
+    The current directory is importable, as with Alembic's ``prepend_sys_path = .``.
+    """
+    module_name, _, attribute = reference.partition(":")
+    if not module_name or not attribute:
+        raise ConfigError(f"Expected MODULE:ATTR such as 'app.models:Base', got {reference!r}.")
+    if str(Path.cwd()) not in sys.path:
+        sys.path.insert(0, str(Path.cwd()))
+    try:
+        target: object = import_module(module_name)
+    except ImportError as exc:
+        raise ConfigError(f"Cannot import {module_name!r}: {exc}") from exc
+    for part in attribute.split("."):
+        if not hasattr(target, part):
+            raise ConfigError(f"{module_name!r} has no attribute {attribute!r}.")
+        target = getattr(target, part)
+    metadata = target if isinstance(target, MetaData) else getattr(target, "metadata", None)
+    if not isinstance(metadata, MetaData):
+        raise ConfigError(f"{reference} is neither a MetaData nor a declarative base.")
+    return metadata
 
 
 def _database_url(context: Any) -> str:

@@ -55,18 +55,11 @@ format = %(levelname)-5.5s [%(name)s] %(message)s
 _ENV_PY = '''\
 """Alembic environment: pgspatial supplies the spatial-aware configuration."""
 
-from importlib import import_module
-
 from alembic import context
 
-from pgspatial.migrations import run_migrations
+from pgspatial.migrations import load_metadata, run_migrations
 
-_module, _, _attr = "{metadata}".partition(":")
-target_metadata = import_module(_module)
-for _part in _attr.split("."):
-    target_metadata = getattr(target_metadata, _part)
-
-run_migrations(context, target_metadata)
+run_migrations(context, load_metadata("{metadata}"))
 '''
 
 _SCRIPT_MAKO = '''\
@@ -125,16 +118,14 @@ def downgrade() -> None:
 
 
 def init_migrations(directory: str | Path, *, metadata: str) -> Path:
-    """Create an Alembic directory for ``metadata`` (``"package.module:Base.metadata"``).
+    """Create an Alembic directory for ``metadata`` (``"package.module:Base"`` or a MetaData).
 
     Writes ``alembic.ini``, ``env.py``, ``script.py.mako`` and a first revision that creates
     the postgis extension. Refuses to overwrite an existing non-empty directory.
     Returns the path of ``alembic.ini``.
     """
     if ":" not in metadata:
-        raise ConfigError(
-            f"metadata must look like 'package.module:Base.metadata', got {metadata!r}."
-        )
+        raise ConfigError(f"metadata must look like 'package.module:Base', got {metadata!r}.")
     root = Path(directory)
     if root.exists() and any(root.iterdir()):
         raise ConfigError(f"{root} exists and is not empty; choose a new directory.")

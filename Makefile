@@ -9,12 +9,16 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.pgspatial-installed
 PYTEST_ARGS ?=
 
-.PHONY: all demo test lint bench sysdeps install db-start db-stop clean
+.PHONY: all demo test lint bench sysdeps sysdeps-test install db-start db-stop clean
 
 all: test
 
 sysdeps:
 	@scripts/install-system-deps core
+
+# The test suite also drives real peers: PgBouncer (transaction pooling).
+sysdeps-test:
+	@scripts/install-system-deps core pgbouncer
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,7 +44,7 @@ demo: db-start
 	@echo "Try: psql \"$$($(BIN)/pgspatial db url --libpq)\" -c 'select postgis_full_version()'"
 	@echo "     $(BIN)/pgspatial db status | psql | stop | destroy"
 
-test: db-start
+test: sysdeps-test db-start
 	$(BIN)/python -m pytest --pgspatial-require-db $(PYTEST_ARGS)
 
 lint: install

@@ -24,7 +24,9 @@ _TYPE_TYPMOD = re.compile(r"Geometry type \((\w+)\) does not match column type \
 _MIXED_SRID = re.compile(r"mixed SRID geometries \((\w+), (-?\d+)\) != \((\w+), (-?\d+)\)")
 
 
-def translate_error(error: BaseException) -> PgSpatialError | None:  # noqa: PLR0911
+def translate_error(  # noqa: PLR0911
+    error: BaseException, *, statement_timeout_ms: int | None = None
+) -> PgSpatialError | None:
     """The PgSpatialError for a driver exception, or None when it is not one of ours."""
     if isinstance(error, PgSpatialError):
         return error
@@ -65,19 +67,23 @@ def translate_error(error: BaseException) -> PgSpatialError | None:  # noqa: PLR
             actual=right,
         )
     if isinstance(error, psycopg.errors.QueryCanceled) and "statement timeout" in primary:
+        limit = f" ({statement_timeout_ms} ms)" if statement_timeout_ms else ""
         return QueryTimeout(
-            "The statement ran past statement_timeout and PostgreSQL cancelled it. Add an "
-            "index-using filter, or lift the timeout for this transaction if it must run long."
+            f"The statement ran past statement_timeout{limit} and PostgreSQL cancelled it. "
+            "Make it use an index (pgspatial explain), run it on the analytics engine, or "
+            "lift the timeout for its transaction (pgspatial.lift_timeouts) if it must run long.",
+            timeout_ms=statement_timeout_ms,
         )
     return None
 
 
-def _on_error(context: ExceptionContext) -> BaseException | None:
-    return translate_error(context.original_exception)
-
-
-def install_error_translation(engine: Engine) -> Engine:
+def install_error_translation(engine: Engine, *, statement_timeout_ms: int | None = None) -> Engine:
     """Make ``engine`` raise PgSpatialError subclasses for the errors above; returns it."""
-    if not event.contains(engine, "handle_error", _on_error):
-        event.listen(engine, "handle_error", _on_error)
+
+    def on_error(context: ExceptionContext) -> BaseException | None:
+        return translate_error(
+            context.original_exception, statement_timeout_ms=statement_timeout_ms
+        )
+
+    event.listen(engine, "handle_error", on_error)
     return engine

@@ -12,6 +12,8 @@ the whole family at once; every message says what went wrong and what to do next
     ├── ClusterError                 the embedded cluster could not be started/stopped
     ├── DatabaseUnavailable          no database could be reached
     ├── SchemaError                  models and the live database disagree
+    ├── RetriesExhausted             a retried unit of work kept failing (serialization)
+    ├── ReplicaConflict              a replica cancelled a read twice (recovery conflict)
     ├── SridMismatch (ValueError)    a geometry's SRID is not the one expected
     ├── InvalidGeometry (ValueError) a geometry is malformed, invalid or of the wrong type
     └── QueryTimeout (TimeoutError)  a statement was cancelled by statement_timeout
@@ -27,6 +29,8 @@ __all__ = [
     "InvalidGeometry",
     "PgSpatialError",
     "QueryTimeout",
+    "ReplicaConflict",
+    "RetriesExhausted",
     "SchemaError",
     "ServerNotFound",
     "SridMismatch",
@@ -59,6 +63,18 @@ class DatabaseUnavailable(PgSpatialError):
 
 class SchemaError(PgSpatialError):
     """The live database does not match what the models declare."""
+
+
+class RetriesExhausted(PgSpatialError):
+    """A unit of work retried on serialization failures failed on every attempt."""
+
+    def __init__(self, message: str, *, attempts: int) -> None:
+        super().__init__(message)
+        self.attempts = attempts
+
+
+class ReplicaConflict(PgSpatialError):
+    """A read on a replica was cancelled by recovery conflicts, also when retried."""
 
 
 class SridMismatch(PgSpatialError, ValueError):

@@ -1,0 +1,68 @@
+"""The per-connection settings pgspatial applies, and the two ways of applying them.
+
+Direct connections carry them in the startup packet (libpq ``options``): no extra round
+trip. Through PgBouncer in transaction mode that is impossible (errata 15: PgBouncer 1.18
+refuses the ``options`` parameter, ignoring it drops the timeouts, and a per-connection
+``SET`` leaks to whichever client gets the server connection next), so there they are set
+with ``set_config(..., is_local => true)`` at the start of each transaction: one statement,
+scoped to our transaction only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from pgspatial.settings import Settings
+
+__all__ = ["SessionSettings"]
+
+
+@dataclass(frozen=True)
+class SessionSettings:
+    """GUCs to apply to every session (values as PostgreSQL spells them)."""
+
+    values: tuple[tuple[str, str], ...]
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, statement_timeout_ms: int | None = None
+    ) -> SessionSettings:
+        """Timeouts and planner settings from ``settings`` (None values are left alone)."""
+        timeout = (
+            settings.statement_timeout_ms if statement_timeout_ms is None else statement_timeout_ms
+        )
+        pairs: list[tuple[str, str | None]] = [
+            ("statement_timeout", str(timeout)),
+            ("lock_timeout", str(settings.lock_timeout_ms)),
+            ("idle_in_transaction_session_timeout", str(settings.idle_in_transaction_timeout_ms)),
+            (
+                "random_page_cost",
+                None if settings.random_page_cost is None else str(settings.random_page_cost),
+            ),
+            ("effective_cache_size", settings.effective_cache_size),
+            ("work_mem", settings.work_mem),
+        ]
+        return cls(tuple((name, value) for name, value in pairs if value is not None))
+
+    def get(self, name: str) -> str | None:
+        """The value set for ``name``, if any."""
+        return dict(self.values).get(name)
+
+    def with_value(self, name: str, value: str) -> SessionSettings:
+        """A copy with ``name`` set to ``value``."""
+        rest = tuple(pair for pair in self.values if pair[0] != name)
+        return replace(self, values=(*rest, (name, value)))
+
+    def startup_options(self) -> str:
+        """The libpq ``options`` string: ``-c name=value ...`` (spaces escaped)."""
+        return " ".join(
+            f"-c {name}={value.replace(' ', chr(92) + ' ')}" for name, value in self.values
+        )
+
+    def set_local_sql(self) -> str:
+        """One ``SELECT set_config(..., true), ...`` statement applying them to a transaction."""
+        calls = ", ".join(
+            f"set_config('{name}', '{value.replace(chr(39), chr(39) * 2)}', true)"
+            for name, value in self.values
+        )
+        return f"SELECT {calls}"

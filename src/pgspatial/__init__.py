@@ -22,6 +22,16 @@ from pgspatial.settings import Settings
 if TYPE_CHECKING:
     from pgspatial.catalog import Catalog
     from pgspatial.columns import geography_of, spatial_column
+    from pgspatial.engine import (
+        create_analytics_engine,
+        create_async_engine,
+        create_engine,
+        lift_timeouts,
+        lift_timeouts_async,
+        run_serializable,
+        run_serializable_async,
+        session_factory,
+    )
     from pgspatial.geometry import ParsedGeometry, parse_geometry
     from pgspatial.metrics import GeodesicMetrics
     from pgspatial.verify import SchemaProblem, verify_schema
@@ -29,6 +39,14 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 _LAZY = {
+    "create_analytics_engine": "pgspatial.engine",
+    "create_async_engine": "pgspatial.engine",
+    "create_engine": "pgspatial.engine",
+    "lift_timeouts": "pgspatial.engine",
+    "lift_timeouts_async": "pgspatial.engine",
+    "run_serializable": "pgspatial.engine",
+    "run_serializable_async": "pgspatial.engine",
+    "session_factory": "pgspatial.engine",
     "Catalog": "pgspatial.catalog",
     "GeodesicMetrics": "pgspatial.metrics",
     "ParsedGeometry": "pgspatial.geometry",
@@ -51,8 +69,16 @@ __all__ = [
     "Settings",
     "SridMismatch",
     "__version__",
+    "create_analytics_engine",
+    "create_async_engine",
+    "create_engine",
     "geography_of",
+    "lift_timeouts",
+    "lift_timeouts_async",
     "parse_geometry",
+    "run_serializable",
+    "run_serializable_async",
+    "session_factory",
     "spatial_column",
     "verify_schema",
 ]

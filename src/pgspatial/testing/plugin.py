@@ -83,8 +83,8 @@ def pgspatial_database_url(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture(scope="session")
 def pgspatial_engine(pgspatial_database_url: str) -> Iterator[Engine]:
-    """A session-wide engine on the test database."""
-    from sqlalchemy import create_engine
+    """A session-wide engine on the test database (pgspatial's production defaults)."""
+    from pgspatial.engine import create_engine
 
     engine = create_engine(pgspatial_database_url)
     yield engine
@@ -94,8 +94,9 @@ def pgspatial_engine(pgspatial_database_url: str) -> Iterator[Engine]:
 @pytest.fixture(scope="session")
 def pgspatial_async_engine(pgspatial_database_url: str) -> AsyncEngine:
     """A session-wide async engine; NullPool keeps it usable from every test's event loop."""
-    from sqlalchemy.ext.asyncio import create_async_engine
     from sqlalchemy.pool import NullPool
+
+    from pgspatial.engine import create_async_engine
 
     return create_async_engine(pgspatial_database_url, poolclass=NullPool)
 

@@ -17,6 +17,11 @@ from pgspatial.settings import Settings
 __all__ = ["SessionSettings"]
 
 
+def _escape_option(value: str) -> str:
+    """``value`` for one ``-c name=value`` word of libpq's ``options``."""
+    return "".join("\\" + char if char == "\\" or char.isspace() else char for char in value)
+
+
 @dataclass(frozen=True)
 class SessionSettings:
     """GUCs to apply to every session (values as PostgreSQL spells them)."""
@@ -54,10 +59,13 @@ class SessionSettings:
         return replace(self, values=(*rest, (name, value)))
 
     def startup_options(self) -> str:
-        """The libpq ``options`` string: ``-c name=value ...`` (spaces escaped)."""
-        return " ".join(
-            f"-c {name}={value.replace(' ', chr(92) + ' ')}" for name, value in self.values
-        )
+        """The libpq ``options`` string: ``-c name=value ...``.
+
+        The server splits it on whitespace and a backslash takes the next character
+        literally, so backslashes and whitespace in values are backslash-escaped (escaping
+        only spaces turned ``a\\b`` into ``ab`` and made ``a\\ b`` a fatal startup error).
+        """
+        return " ".join(f"-c {name}={_escape_option(value)}" for name, value in self.values)
 
     def set_local_sql(self) -> str:
         """One ``SELECT set_config(..., true), ...`` statement applying them to a transaction."""

@@ -16,6 +16,8 @@ fixture                        scope       what it gives
 ``pgspatial_async_session``
 ``pgspatial_fresh_database``   function    a new database from a PostGIS template, for
                                            DDL; dropped after the test
+``pgspatial_pgbouncer``        session     a real PgBouncer (transaction mode, one server
+                                           connection) in front of that database
 =============================  ==========  ============================================
 
 When no database can be had (PostgreSQL/PostGIS missing, server unreachable) the tests
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from pgspatial.testing.databases import FreshDatabase
+    from pgspatial.testing.pgbouncer import PgBouncer
 
 try:
     import pytest_asyncio
@@ -156,6 +159,30 @@ def pgspatial_fresh_database(pgspatial_database_url: str) -> Iterator[FreshDatab
 
     with fresh_database(pgspatial_database_url) as database:
         yield database
+
+
+@pytest.fixture(scope="session")
+def pgspatial_pgbouncer(
+    request: pytest.FixtureRequest, pgspatial_database_url: str
+) -> Iterator[PgBouncer]:
+    """A real PgBouncer in transaction mode with one server connection, for the session.
+
+    Use ``pgspatial.create_engine(pgspatial_pgbouncer.url, pgbouncer=True)``. Tests that
+    deliberately leave state on the shared server connection (a session SET, prepared
+    statements) should start their own ``PgBouncer(...)`` instead.
+    """
+    from pgspatial.errors import ServerNotFound
+    from pgspatial.testing.pgbouncer import PgBouncer
+
+    try:
+        bouncer = PgBouncer(pgspatial_database_url, pool_mode="transaction", default_pool_size=1)
+    except ServerNotFound as error:
+        message = f"pgspatial: no PgBouncer available: {error}"
+        if _database_required(request.config):
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    with bouncer:
+        yield bouncer
 
 
 if _HAVE_PYTEST_ASYNCIO:

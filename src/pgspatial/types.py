@@ -13,6 +13,8 @@ from collections.abc import Callable
 from typing import Any
 
 from geoalchemy2 import Geography, Geometry
+from geoalchemy2.comparator import BaseComparator, Comparator
+from sqlalchemy import ColumnElement
 from sqlalchemy.engine import Dialect
 
 __all__ = ["SpatialGeography", "SpatialGeometry", "SpatialType"]
@@ -50,16 +52,74 @@ class _ValidatingBind:
         return process
 
 
+class _PredicateMethods:
+    """pgspatial's index-aware predicates as column methods: ``Parcel.geom.within_distance``."""
+
+    expr: Any
+
+    def within_distance(self, point: Any, meters: float) -> ColumnElement[bool]:
+        """See :func:`pgspatial.predicates.within_distance`."""
+        from pgspatial.predicates import within_distance
+
+        return within_distance(self.expr, point, meters)
+
+    def geodesic_distance(self, point: Any) -> ColumnElement[float]:
+        """See :func:`pgspatial.predicates.geodesic_distance`."""
+        from pgspatial.predicates import geodesic_distance
+
+        return geodesic_distance(self.expr, point)
+
+    def in_bbox(self, bbox: Any, *, srid: int = 4326) -> ColumnElement[bool]:
+        """See :func:`pgspatial.predicates.in_bbox`."""
+        from pgspatial.predicates import in_bbox
+
+        return in_bbox(self.expr, bbox, srid=srid)
+
+    def in_tile(self, z: int, x: int, y: int, *, margin: float = 0.0) -> ColumnElement[bool]:
+        """See :func:`pgspatial.predicates.in_tile`."""
+        from pgspatial.predicates import in_tile
+
+        return in_tile(self.expr, z, x, y, margin=margin)
+
+    def intersects(self, geometry: Any, *, transform: bool = False) -> ColumnElement[bool]:
+        """See :func:`pgspatial.predicates.intersects`."""
+        from pgspatial.predicates import intersects
+
+        return intersects(self.expr, geometry, transform=transform)
+
+    def contains(self, geometry: Any, *, transform: bool = False) -> ColumnElement[bool]:
+        """See :func:`pgspatial.predicates.contains`."""
+        from pgspatial.predicates import contains
+
+        return contains(self.expr, geometry, transform=transform)
+
+    def covered_by(self, geometry: Any, *, transform: bool = False) -> ColumnElement[bool]:
+        """See :func:`pgspatial.predicates.covered_by`."""
+        from pgspatial.predicates import covered_by
+
+        return covered_by(self.expr, geometry, transform=transform)
+
+
+class SpatialComparator(_PredicateMethods, Comparator):  # type: ignore[misc]
+    """GeoAlchemy2's geometry comparator plus pgspatial's predicates."""
+
+
+class SpatialGeographyComparator(_PredicateMethods, BaseComparator):  # type: ignore[misc]
+    """GeoAlchemy2's geography comparator plus pgspatial's predicates."""
+
+
 class SpatialGeometry(_ValidatingBind, Geometry):
     """``geometry(type, srid)`` whose bound values are validated in Python first."""
 
     cache_ok = True
+    comparator_factory = SpatialComparator
 
 
 class SpatialGeography(_ValidatingBind, Geography):
     """``geography(type, srid)`` whose bound values are validated in Python first."""
 
     cache_ok = True
+    comparator_factory = SpatialGeographyComparator
 
 
 SpatialType = SpatialGeometry | SpatialGeography

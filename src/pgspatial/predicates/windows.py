@@ -1,0 +1,115 @@
+"""Window predicates: bbox, intersects/contains/covered_by, and map tiles.
+
+The query geometry is transformed into the column's SRID in Python, never the column in
+SQL (that would hide it from its index). A rectangle that changes CRS is densified first:
+its straight edges become curves in the other CRS, and transforming four corners alone
+would cut rows off near the edges.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import shapely
+from sqlalchemy import ColumnElement, func
+
+from pgspatial.errors import ConfigError
+from pgspatial.geometry import ParsedGeometry, parse_geometry
+from pgspatial.geometry.crs import reproject
+from pgspatial.predicates.common import bind_geometry, column_facts, query_geometry
+
+__all__ = [
+    "WEB_MERCATOR_HALF_WORLD",
+    "contains",
+    "covered_by",
+    "envelope",
+    "in_bbox",
+    "in_tile",
+    "intersects",
+    "tile_envelope",
+]
+
+WEB_MERCATOR = 3857
+WEB_MERCATOR_HALF_WORLD = 20037508.342789244  # as PostGIS ST_TileEnvelope's default bounds
+_DENSIFY_SEGMENTS = 64  # points per edge when a rectangle changes CRS
+
+
+def envelope(
+    bbox: Sequence[float], *, srid: int, target_srid: int, densify: bool = True
+) -> ParsedGeometry:
+    """The rectangle ``(xmin, ymin, xmax, ymax)`` in ``srid``, as a polygon in
+    ``target_srid`` (densified before reprojection, so curved edges lose no area).
+    """
+    if len(bbox) != 4:
+        raise ConfigError(f"A bbox is (xmin, ymin, xmax, ymax); got {tuple(bbox)!r}.")
+    xmin, ymin, xmax, ymax = (float(v) for v in bbox)
+    if not (xmin < xmax and ymin < ymax):
+        raise ConfigError(f"A bbox needs xmin < xmax and ymin < ymax; got {tuple(bbox)!r}.")
+    box = shapely.box(xmin, ymin, xmax, ymax)
+    if srid != target_srid:
+        if densify:
+            step = max(xmax - xmin, ymax - ymin) / _DENSIFY_SEGMENTS
+            box = shapely.segmentize(box, step)
+        box = reproject(box, srid, target_srid)
+    shapely.set_srid(box, target_srid)
+    return parse_geometry(box, srid=target_srid)
+
+
+def in_bbox(column: Any, bbox: Sequence[float], *, srid: int = 4326) -> ColumnElement[bool]:
+    """``column && <bbox>``: bounding-box overlap with a rectangle given in ``srid``."""
+    facts = column_facts(column)
+    window = envelope(bbox, srid=srid, target_srid=facts.srid)
+    return facts.expression.op("&&")(bind_geometry(window))
+
+
+def _relation(function: Any, column: Any, geometry: Any, transform: bool) -> ColumnElement[bool]:
+    facts = column_facts(column)
+    value = query_geometry(geometry, target_srid=facts.srid, transform=transform)
+    return function(facts.expression, bind_geometry(value))  # type: ignore[no-any-return]
+
+
+def intersects(column: Any, geometry: Any, *, transform: bool = False) -> ColumnElement[bool]:
+    """``ST_Intersects(column, geometry)``; a geometry in another SRID raises SridMismatch
+    unless ``transform=True`` (then it is reprojected in Python, the column untouched).
+    """
+    return _relation(func.ST_Intersects, column, geometry, transform)
+
+
+def contains(column: Any, geometry: Any, *, transform: bool = False) -> ColumnElement[bool]:
+    """``ST_Contains(column, geometry)``: rows whose geometry contains ``geometry``."""
+    return _relation(func.ST_Contains, column, geometry, transform)
+
+
+def covered_by(column: Any, geometry: Any, *, transform: bool = False) -> ColumnElement[bool]:
+    """``ST_CoveredBy(column, geometry)``: rows lying inside ``geometry`` (boundary included)."""
+    return _relation(func.ST_CoveredBy, column, geometry, transform)
+
+
+def tile_envelope(
+    z: int, x: int, y: int, *, srid: int = WEB_MERCATOR, margin: float = 0.0
+) -> ParsedGeometry:
+    """The XYZ tile's square as PostGIS ``ST_TileEnvelope(z, x, y, margin => m)`` makes it,
+    in ``srid`` (densified before reprojection when ``srid`` is not 3857).
+    """
+    if z < 0 or not (0 <= x < 2**z and 0 <= y < 2**z):
+        raise ConfigError(f"No tile {z}/{x}/{y}: x and y run from 0 to {2 ** max(z, 0) - 1}.")
+    size = 2 * WEB_MERCATOR_HALF_WORLD / 2**z
+    xmin = -WEB_MERCATOR_HALF_WORLD + x * size - margin * size
+    xmax = -WEB_MERCATOR_HALF_WORLD + (x + 1) * size + margin * size
+    ymax = WEB_MERCATOR_HALF_WORLD - y * size + margin * size
+    ymin = WEB_MERCATOR_HALF_WORLD - (y + 1) * size - margin * size
+    if srid != WEB_MERCATOR:
+        # Beyond the Mercator world the inverse projection is undefined: clamp.
+        ymin, ymax = (max(-WEB_MERCATOR_HALF_WORLD, ymin), min(WEB_MERCATOR_HALF_WORLD, ymax))
+        if not math.isfinite(ymin + ymax):
+            raise ConfigError("tile margin too large")
+    return envelope((xmin, ymin, xmax, ymax), srid=WEB_MERCATOR, target_srid=srid)
+
+
+def in_tile(column: Any, z: int, x: int, y: int, *, margin: float = 0.0) -> ColumnElement[bool]:
+    """``column && <tile envelope in the column's SRID>``: the rows a tile may draw."""
+    facts = column_facts(column)
+    window = tile_envelope(z, x, y, srid=facts.srid, margin=margin)
+    return facts.expression.op("&&")(bind_geometry(window))

@@ -34,11 +34,31 @@ if TYPE_CHECKING:
     )
     from pgspatial.geometry import ParsedGeometry, parse_geometry
     from pgspatial.metrics import GeodesicMetrics
+    from pgspatial.predicates import (
+        contains,
+        covered_by,
+        geodesic_distance,
+        in_bbox,
+        in_tile,
+        intersects,
+        nearest,
+        tile_envelope,
+        within_distance,
+    )
     from pgspatial.verify import SchemaProblem, verify_schema
 
 __version__ = "0.1.0"
 
 _LAZY = {
+    "contains": "pgspatial.predicates",
+    "covered_by": "pgspatial.predicates",
+    "geodesic_distance": "pgspatial.predicates",
+    "in_bbox": "pgspatial.predicates",
+    "in_tile": "pgspatial.predicates",
+    "intersects": "pgspatial.predicates",
+    "nearest": "pgspatial.predicates",
+    "tile_envelope": "pgspatial.predicates",
+    "within_distance": "pgspatial.predicates",
     "create_analytics_engine": "pgspatial.engine",
     "create_async_engine": "pgspatial.engine",
     "create_engine": "pgspatial.engine",
@@ -69,18 +89,27 @@ __all__ = [
     "Settings",
     "SridMismatch",
     "__version__",
+    "contains",
+    "covered_by",
     "create_analytics_engine",
     "create_async_engine",
     "create_engine",
+    "geodesic_distance",
     "geography_of",
+    "in_bbox",
+    "in_tile",
+    "intersects",
     "lift_timeouts",
     "lift_timeouts_async",
+    "nearest",
     "parse_geometry",
     "run_serializable",
     "run_serializable_async",
     "session_factory",
     "spatial_column",
+    "tile_envelope",
     "verify_schema",
+    "within_distance",
 ]
 
 

@@ -16,9 +16,9 @@ all: test
 sysdeps:
 	@scripts/install-system-deps core
 
-# The test suite also drives real peers: PgBouncer (transaction pooling).
+# The test suite also drives real peers: PgBouncer (transaction pooling), GDAL (ogrinfo).
 sysdeps-test:
-	@scripts/install-system-deps core pgbouncer
+	@scripts/install-system-deps core pgbouncer gdal
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

@@ -14,6 +14,7 @@ the whole family at once; every message says what went wrong and what to do next
     ├── SchemaError                  models and the live database disagree
     ├── RetriesExhausted             a retried unit of work kept failing (serialization)
     ├── ReplicaConflict              a replica cancelled a read twice (recovery conflict)
+    ├── TileTooLarge                 a vector tile would hold more features than allowed
     ├── SridMismatch (ValueError)    a geometry's SRID is not the one expected
     ├── InvalidGeometry (ValueError) a geometry is malformed, invalid or of the wrong type
     └── QueryTimeout (TimeoutError)  a statement was cancelled by statement_timeout
@@ -34,6 +35,7 @@ __all__ = [
     "SchemaError",
     "ServerNotFound",
     "SridMismatch",
+    "TileTooLarge",
 ]
 
 
@@ -75,6 +77,16 @@ class RetriesExhausted(PgSpatialError):
 
 class ReplicaConflict(PgSpatialError):
     """A read on a replica was cancelled by recovery conflicts, also when retried."""
+
+
+class TileTooLarge(PgSpatialError):
+    """A vector tile would hold more than ``max_features`` features, so it was refused
+    rather than built huge or silently truncated."""
+
+    def __init__(self, message: str, *, tile: tuple[int, int, int], max_features: int) -> None:
+        super().__init__(message)
+        self.tile = tile
+        self.max_features = max_features
 
 
 class SridMismatch(PgSpatialError, ValueError):

@@ -47,12 +47,16 @@ def test_antimeridian_and_poles():
 
 @settings(max_examples=150, deadline=None)
 @given(
-    srid=st.sampled_from([3857, 32618]),
-    lon=st.floats(-180, 180),
-    lat=st.floats(-84, 84),
-    metres=st.floats(0, 6.3).map(lambda e: 10**e),
+    case=st.one_of(
+        st.tuples(st.just(3857), st.floats(-180, 180), st.floats(-84, 84), st.floats(0, 6.3)),
+        # UTM 18N only where it is meant to be used (a transverse Mercator far from its zone
+        # is outside PROJ's domain, and pgspatial refuses such windows with a ConfigError).
+        st.tuples(st.just(32618), st.floats(-84, -66), st.floats(0, 70), st.floats(0, 5.3)),
+    )
 )
-def test_projected_window_contains_the_disc(srid, lon, lat, metres):
+def test_projected_window_contains_the_disc(case):
+    srid, lon, lat, exponent = case
+    metres = 10**exponent
     boxes = projected_boxes(lonlat_window(lon, lat, metres), srid)
     forward = Transformer.from_crs(4326, srid, always_xy=True)
     for x, y in _rim(lon, lat, metres, steps=36):

@@ -8,7 +8,6 @@ would cut rows off near the edges.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -101,10 +100,16 @@ def tile_envelope(
     ymax = WEB_MERCATOR_HALF_WORLD - y * size + margin * size
     ymin = WEB_MERCATOR_HALF_WORLD - (y + 1) * size - margin * size
     if srid != WEB_MERCATOR:
-        # Beyond the Mercator world the inverse projection is undefined: clamp.
-        ymin, ymax = (max(-WEB_MERCATOR_HALF_WORLD, ymin), min(WEB_MERCATOR_HALF_WORLD, ymax))
-        if not math.isfinite(ymin + ymax):
-            raise ConfigError("tile margin too large")
+        # A margin can push the square past the Mercator world: beyond ±180° PROJ wraps the
+        # longitudes and the reprojected ring folds onto itself; beyond the top and bottom
+        # the inverse projection is undefined. Clamp to the world first.
+        half = WEB_MERCATOR_HALF_WORLD
+        xmin, ymin, xmax, ymax = (
+            max(-half, xmin),
+            max(-half, ymin),
+            min(half, xmax),
+            min(half, ymax),
+        )
     return envelope((xmin, ymin, xmax, ymax), srid=WEB_MERCATOR, target_srid=srid)
 
 

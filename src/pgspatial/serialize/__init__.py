@@ -10,6 +10,7 @@ from pgspatial.serialize.output import (
     stream_features,
     stream_features_async,
 )
+from pgspatial.serialize.tiles import tile_select, vector_tile, vector_tile_async
 
 __all__ = [
     "FULL_PRECISION",
@@ -20,4 +21,7 @@ __all__ = [
     "feature_spec",
     "stream_features",
     "stream_features_async",
+    "tile_select",
+    "vector_tile",
+    "vector_tile_async",
 ]

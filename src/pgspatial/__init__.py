@@ -45,11 +45,25 @@ if TYPE_CHECKING:
         tile_envelope,
         within_distance,
     )
+    from pgspatial.serialize import (
+        feature_collection,
+        feature_collection_async,
+        stream_features,
+        stream_features_async,
+        vector_tile,
+        vector_tile_async,
+    )
     from pgspatial.verify import SchemaProblem, verify_schema
 
 __version__ = "0.1.0"
 
 _LAZY = {
+    "feature_collection": "pgspatial.serialize",
+    "feature_collection_async": "pgspatial.serialize",
+    "stream_features": "pgspatial.serialize",
+    "stream_features_async": "pgspatial.serialize",
+    "vector_tile": "pgspatial.serialize",
+    "vector_tile_async": "pgspatial.serialize",
     "contains": "pgspatial.predicates",
     "covered_by": "pgspatial.predicates",
     "geodesic_distance": "pgspatial.predicates",
@@ -94,6 +108,8 @@ __all__ = [
     "create_analytics_engine",
     "create_async_engine",
     "create_engine",
+    "feature_collection",
+    "feature_collection_async",
     "geodesic_distance",
     "geography_of",
     "in_bbox",
@@ -107,7 +123,11 @@ __all__ = [
     "run_serializable_async",
     "session_factory",
     "spatial_column",
+    "stream_features",
+    "stream_features_async",
     "tile_envelope",
+    "vector_tile",
+    "vector_tile_async",
     "verify_schema",
     "within_distance",
 ]

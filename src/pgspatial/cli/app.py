@@ -7,7 +7,7 @@ import sys
 import typer
 from rich.console import Console
 
-from pgspatial.cli import db, demo, export, schema
+from pgspatial.cli import db, demo, explain, export, schema
 from pgspatial.errors import ConfigError, EnvironmentProblem, PgSpatialError
 
 __all__ = ["app", "main"]
@@ -24,6 +24,7 @@ app.command(name="demo")(demo.demo)
 app.command(name="verify-schema")(schema.verify_schema_command)
 app.command(name="export")(export.export_command)
 app.command(name="init-migrations")(schema.init_migrations_command)
+app.command(name="explain")(explain.explain_command)
 
 _stderr = Console(stderr=True)
 

@@ -6,7 +6,7 @@ import hashlib
 import json
 import os
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from pgspatial.local.osuser import ServerUser
@@ -42,15 +42,25 @@ class ClusterState:
     fallback_reason: str | None = None
     # Directories pgspatial created outside the home and removes on destroy.
     owned_dirs: tuple[str, ...] = ()
+    # The streaming replica (``pgspatial db start --replica``); None until one is made.
+    replica_data_dir: str | None = None
+    replica_socket_dir: str | None = None
+    replica_port: int | None = None
 
     @classmethod
     def load(cls, path: Path) -> ClusterState | None:
-        """The recorded state, or None when there is none."""
+        """The recorded state, or None when there is none.
+
+        Files written before a field existed load with its default, and keys this version
+        does not know (written by a newer pgspatial) are ignored rather than fatal.
+        """
         if not path.is_file():
             return None
         raw = json.loads(path.read_text())
-        raw["owned_dirs"] = tuple(raw.get("owned_dirs", ()))
-        return cls(**raw)
+        known = {field.name for field in fields(cls)}
+        values = {key: value for key, value in raw.items() if key in known}
+        values["owned_dirs"] = tuple(values.get("owned_dirs", ()))
+        return cls(**values)
 
     def save(self, path: Path) -> None:
         """Write the state atomically."""

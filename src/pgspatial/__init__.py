@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     )
     from pgspatial.geometry import ParsedGeometry, parse_geometry
     from pgspatial.metrics import GeodesicMetrics
+    from pgspatial.plans import explain, explain_async, lint
     from pgspatial.predicates import (
         contains,
         covered_by,
@@ -58,6 +59,9 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 _LAZY = {
+    "explain": "pgspatial.plans",
+    "explain_async": "pgspatial.plans",
+    "lint": "pgspatial.plans",
     "feature_collection": "pgspatial.serialize",
     "feature_collection_async": "pgspatial.serialize",
     "stream_features": "pgspatial.serialize",
@@ -108,6 +112,8 @@ __all__ = [
     "create_analytics_engine",
     "create_async_engine",
     "create_engine",
+    "explain",
+    "explain_async",
     "feature_collection",
     "feature_collection_async",
     "geodesic_distance",
@@ -117,6 +123,7 @@ __all__ = [
     "intersects",
     "lift_timeouts",
     "lift_timeouts_async",
+    "lint",
     "nearest",
     "parse_geometry",
     "run_serializable",

@@ -193,7 +193,7 @@ class RoutingSession(Session):
     #: primary (a VACUUM) replays as several WAL records that each conflict with running
     #: queries, so an immediate retry is cancelled by the rest of the same change; measured
     #: on a local replica, 10 ms sufficed.
-    conflict_retry_pause_s: float = 0.0
+    conflict_retry_pause_s: float = 0.1
 
     def __init__(
         self,

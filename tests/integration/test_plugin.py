@@ -80,26 +80,35 @@ def test_async_session_is_rolled_back_too(inner, probe_table, pgspatial_database
     assert _rows(pgspatial_database_url, f"SELECT count(*) FROM {PROBE}") == [(0,)]
 
 
-def test_fresh_database_ddl_does_not_leak(inner, pgspatial_database_url):
+def test_fresh_database_ddl_does_not_leak(inner, pgspatial_database_url, tmp_path):
+    names = tmp_path / "names.txt"
     inner.makepyfile(
-        """
+        f"""
         from sqlalchemy import inspect, text
 
+        def record(database):
+            with open({str(names)!r}, "a") as out:
+                out.write(database.name + "\\n")
+
         def test_a_creates(pgspatial_fresh_database):
+            record(pgspatial_fresh_database)
             with pgspatial_fresh_database.engine.begin() as conn:
                 assert conn.execute(text("SELECT postgis_lib_version()")).scalar()
                 conn.execute(text("CREATE TABLE leaked_probe (geom geometry(Point, 4326))"))
             assert inspect(pgspatial_fresh_database.engine).has_table("leaked_probe")
 
         def test_b_does_not_see_it(pgspatial_fresh_database, pgspatial_engine):
+            record(pgspatial_fresh_database)
             assert not inspect(pgspatial_fresh_database.engine).has_table("leaked_probe")
             assert not inspect(pgspatial_engine).has_table("leaked_probe")
         """
     )
     inner.runpytest_inprocess("-p", "no:cacheprovider").assert_outcomes(passed=2)
+    used = names.read_text().split()
+    assert len(set(used)) == 2, "each test gets its own database"
     leftovers = _rows(
         pgspatial_database_url,
-        "SELECT datname FROM pg_database WHERE datname LIKE 'pgspatial_test_%'",
+        "SELECT datname FROM pg_database WHERE datname = ANY(%s)" % ("ARRAY" + repr(used)),
     )
     assert leftovers == [], "fresh databases must be dropped after their test"
 

@@ -15,6 +15,7 @@ the whole family at once; every message says what went wrong and what to do next
     ├── RetriesExhausted             a retried unit of work kept failing (serialization)
     ├── ReplicaConflict              a replica cancelled a read twice (recovery conflict)
     ├── TileTooLarge                 a vector tile would hold more features than allowed
+    ├── LoadRejected                 a bulk load refused bad rows and committed nothing
     ├── SridMismatch (ValueError)    a geometry's SRID is not the one expected
     ├── InvalidGeometry (ValueError) a geometry is malformed, invalid or of the wrong type
     └── QueryTimeout (TimeoutError)  a statement was cancelled by statement_timeout
@@ -22,12 +23,18 @@ the whole family at once; every message says what went wrong and what to do next
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pgspatial.bulk.report import LoadReport
+
 __all__ = [
     "ClusterError",
     "ConfigError",
     "DatabaseUnavailable",
     "EnvironmentProblem",
     "InvalidGeometry",
+    "LoadRejected",
     "PgSpatialError",
     "QueryTimeout",
     "ReplicaConflict",
@@ -87,6 +94,18 @@ class TileTooLarge(PgSpatialError):
         super().__init__(message)
         self.tile = tile
         self.max_features = max_features
+
+
+class LoadRejected(PgSpatialError):
+    """A bulk load met rows it may not store, so it committed nothing.
+
+    ``report`` is the :class:`pgspatial.bulk.LoadReport` of the attempt: how many rows were
+    read and rejected, and the first rejected rows (1-based input row numbers) with reasons.
+    """
+
+    def __init__(self, message: str, *, report: LoadReport) -> None:
+        super().__init__(message)
+        self.report = report
 
 
 class SridMismatch(PgSpatialError, ValueError):

@@ -322,3 +322,21 @@ async def test_async_serializable_edits(url):
     sync = create_engine(url)
     _check_no_lost_update(sync, len(applied))
     sync.dispose()
+
+
+@pytest.mark.slow
+@pytest.mark.asyncio
+async def test_async_server_restart_between_requests_is_invisible(open_tmp_dir):
+    cluster = LocalCluster(Settings(home=open_tmp_dir / ".pgspatial"))
+    try:
+        status = cluster.start()
+        engine = create_async_engine(status.url, pool_size=2)
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("SELECT 1"))).scalar() == 1
+        cluster.stop()
+        cluster.start()
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("SELECT 2"))).scalar() == 2
+        await engine.dispose()
+    finally:
+        cluster.destroy()

@@ -343,6 +343,22 @@ def test_the_statements_pgspatial_builds_pass(srid):
         select(site.c.id).where(predicates.in_bbox(site.c.geom, (-74.0, 40.7, -73.9, 40.8))),
         select(site.c.id).where(predicates.intersects(site.c.geom, point, transform=True)),
         select(site.c.id).where(predicates.in_tile(site.c.geom, 12, 1205, 1539)),
+        predicates.nearest(
+            select(site.c.id).where(predicates.in_bbox(site.c.geom, (-74.0, 40.7, -73.9, 40.8))),
+            site.c.geom,
+            point,
+            k=3,
+        ),
+    ]
+    # The statements the serializers run (GeoJSON/CSV features, vector tiles) too.
+    from pgspatial.serialize import feature_spec, tile_select
+
+    windowed = select(site).where(predicates.in_bbox(site.c.geom, (-74.0, 40.7, -73.9, 40.8)))
+    spec = feature_spec(windowed, id_column="id")
+    statements += [
+        spec.features_select(),
+        spec.csv_select(),
+        tile_select(site, 14, 4823, 6160, id_column="id"),
     ]
     for statement in statements:
         assert lint(statement, catalog=catalog(table="sites", srid=srid)) == [], statement

@@ -23,17 +23,11 @@ from sqlalchemy.sql.schema import SchemaItem
 from sqlalchemy.sql.visitors import InternalTraversal, _TraverseInternalsType
 
 from pgspatial.errors import ConfigError
+from pgspatial.geometry.validate import normalize_target_type
 from pgspatial.types import SpatialGeography, SpatialGeometry
 
 __all__ = ["GeographyOf", "geography_of", "spatial_column"]
 
-GEOMETRY_TYPES = frozenset(
-    {
-        "GEOMETRY", "POINT", "LINESTRING", "POLYGON", "MULTIPOINT", "MULTILINESTRING",
-        "MULTIPOLYGON", "GEOMETRYCOLLECTION",
-    }
-)  # fmt: skip
-_DIMENSION_SUFFIXES = ("ZM", "Z", "M")
 GEOGRAPHIC_SRID = 4326
 
 
@@ -67,18 +61,9 @@ def geography_of(expression: ColumnElement[Any]) -> GeographyOf:
 
 
 def _normalise_type(geometry_type: str) -> str:
-    upper = geometry_type.upper()
-    base = upper
-    for suffix in _DIMENSION_SUFFIXES:
-        if upper.endswith(suffix) and upper[: -len(suffix)] in GEOMETRY_TYPES:
-            base = upper[: -len(suffix)]
-            break
-    if base not in GEOMETRY_TYPES:
-        raise ConfigError(
-            f"Unknown geometry type {geometry_type!r}; use one of "
-            f"{', '.join(sorted(GEOMETRY_TYPES))} (optionally with a Z, M or ZM suffix)."
-        )
-    return upper
+    """The type as the column declares it (suffix kept), validated by parse_geometry's rules."""
+    normalize_target_type(geometry_type)  # ConfigError naming the accepted types
+    return geometry_type.upper().replace(" ", "")
 
 
 def spatial_column(

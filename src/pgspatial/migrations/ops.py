@@ -14,8 +14,8 @@ from __future__ import annotations
 from alembic import op
 from sqlalchemy import text
 
-from pgspatial.columns import GEOMETRY_TYPES
 from pgspatial.errors import ConfigError, SchemaError
+from pgspatial.geometry.validate import normalize_target_type
 
 __all__ = [
     "add_check_constraint_online",
@@ -164,9 +164,7 @@ def change_geometry_type(
     Only widening changes are offered (to the Multi type, or to GEOMETRY): narrowing would
     fail on the first multi-part row, after locking the table.
     """
-    target = geometry_type.upper()
-    if target not in GEOMETRY_TYPES:
-        raise ConfigError(f"Unknown geometry type {geometry_type!r}.")
+    target = normalize_target_type(geometry_type)
     current, current_srid = (None, srid) if srid else _current_type(table, column, schema)
     if current is not None and target not in ("GEOMETRY", f"MULTI{current}"):
         raise ConfigError(

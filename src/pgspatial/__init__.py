@@ -22,6 +22,7 @@ from pgspatial.settings import Settings
 if TYPE_CHECKING:
     from pgspatial.catalog import Catalog
     from pgspatial.columns import geography_of, spatial_column
+    from pgspatial.doctor import run_doctor
     from pgspatial.engine import (
         create_analytics_engine,
         create_async_engine,
@@ -59,6 +60,7 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 _LAZY = {
+    "run_doctor": "pgspatial.doctor",
     "explain": "pgspatial.plans",
     "explain_async": "pgspatial.plans",
     "lint": "pgspatial.plans",
@@ -126,6 +128,7 @@ __all__ = [
     "lint",
     "nearest",
     "parse_geometry",
+    "run_doctor",
     "run_serializable",
     "run_serializable_async",
     "session_factory",

@@ -59,6 +59,7 @@ unix_socket_directories = '{socket_dir}'
 max_connections = {tuning.max_connections}
 shared_preload_libraries = 'pg_stat_statements'
 pg_stat_statements.track = 'top'
+pg_stat_statements.max = 10000
 track_io_timing = on
 
 # Planner settings for SSD storage (the brief's "Planner Cost Parameters").

@@ -20,6 +20,7 @@ from pgspatial.errors import (
 from pgspatial.settings import Settings
 
 if TYPE_CHECKING:
+    from pgspatial.bulk import LoadReport, bulk_load
     from pgspatial.catalog import Catalog
     from pgspatial.columns import geography_of, spatial_column
     from pgspatial.doctor import run_doctor
@@ -60,6 +61,8 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 _LAZY = {
+    "LoadReport": "pgspatial.bulk",
+    "bulk_load": "pgspatial.bulk",
     "run_doctor": "pgspatial.doctor",
     "explain": "pgspatial.plans",
     "explain_async": "pgspatial.plans",
@@ -101,6 +104,7 @@ __all__ = [
     "Catalog",
     "GeodesicMetrics",
     "InvalidGeometry",
+    "LoadReport",
     "ParsedGeometry",
     "PgSpatialError",
     "QueryTimeout",
@@ -109,6 +113,7 @@ __all__ = [
     "Settings",
     "SridMismatch",
     "__version__",
+    "bulk_load",
     "contains",
     "covered_by",
     "create_analytics_engine",

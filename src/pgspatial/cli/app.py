@@ -7,7 +7,7 @@ import sys
 import typer
 from rich.console import Console
 
-from pgspatial.cli import db, demo, explain, export, schema
+from pgspatial.cli import db, demo, doctor, explain, export, load, schema
 from pgspatial.errors import ConfigError, EnvironmentProblem, PgSpatialError
 
 __all__ = ["app", "main"]
@@ -25,6 +25,8 @@ app.command(name="verify-schema")(schema.verify_schema_command)
 app.command(name="export")(export.export_command)
 app.command(name="init-migrations")(schema.init_migrations_command)
 app.command(name="explain")(explain.explain_command)
+app.command(name="doctor")(doctor.doctor_command)
+app.command(name="load")(load.load_command)
 
 _stderr = Console(stderr=True)
 

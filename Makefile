@@ -48,8 +48,8 @@ test: sysdeps-test db-start
 	$(BIN)/python -m pytest --pgspatial-require-db $(PYTEST_ARGS)
 
 lint: install
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
 bench: db-start

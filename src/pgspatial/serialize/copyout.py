@@ -69,13 +69,26 @@ async def driver_connection_async(
     return raw
 
 
+#: COPY sends one message per row; they are gathered into blocks of about this size, so
+#: consumers (HTTP responses, the GeoJSON splicer) handle a few large pieces, not 100k.
+BLOCK_BYTES = 256 * 1024
+
+
 def copy_out(
     raw: psycopg.Connection[Any], sql: str, params: dict[str, Any], options: str
 ) -> Iterator[bytes]:
-    """Yield the chunks of ``COPY (<sql>) TO STDOUT <options>``."""
+    """Yield ``COPY (<sql>) TO STDOUT <options>`` in blocks of about BLOCK_BYTES."""
+    pending: list[bytes | bytearray | memoryview] = []
+    size = 0
     with raw.cursor() as cursor, cursor.copy(f"COPY ({sql}) TO STDOUT {options}", params) as copy:
         for chunk in copy:
-            yield bytes(chunk)
+            pending.append(chunk)
+            size += len(chunk)
+            if size >= BLOCK_BYTES:
+                yield b"".join(pending)
+                pending, size = [], 0
+    if pending:
+        yield b"".join(pending)
 
 
 async def copy_out_async(
@@ -83,6 +96,14 @@ async def copy_out_async(
 ) -> AsyncIterator[bytes]:
     """The async twin of :func:`copy_out`."""
     statement = f"COPY ({sql}) TO STDOUT {options}"
+    pending: list[bytes | bytearray | memoryview] = []
+    size = 0
     async with raw.cursor() as cursor, cursor.copy(statement, params) as copy:
         async for chunk in copy:
-            yield bytes(chunk)
+            pending.append(chunk)
+            size += len(chunk)
+            if size >= BLOCK_BYTES:
+                yield b"".join(pending)
+                pending, size = [], 0
+    if pending:
+        yield b"".join(pending)

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
         tile_envelope,
         within_distance,
     )
+    from pgspatial.relationships import spatial_relationship
     from pgspatial.serialize import (
         feature_collection,
         feature_collection_async,
@@ -61,6 +62,7 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 _LAZY = {
+    "spatial_relationship": "pgspatial.relationships",
     "LoadReport": "pgspatial.bulk",
     "bulk_load": "pgspatial.bulk",
     "run_doctor": "pgspatial.doctor",
@@ -138,6 +140,7 @@ __all__ = [
     "run_serializable_async",
     "session_factory",
     "spatial_column",
+    "spatial_relationship",
     "stream_features",
     "stream_features_async",
     "tile_envelope",

@@ -1,5 +1,5 @@
 # pgspatial: two commands on a fresh Debian/Ubuntu machine.
-#   make demo   set everything up, load the demo data on the embedded PostGIS, show the tour
+#   make demo   set everything up, load the demo data on the embedded PostGIS, serve the API
 #   make test   set everything up and run the whole test suite
 # Also: make lint, make bench, make db-stop, make clean.
 
@@ -37,12 +37,14 @@ db-start: sysdeps install
 db-stop:
 	@[ -x $(BIN)/pgspatial ] && $(BIN)/pgspatial db stop || true
 
-demo: db-start
-	$(BIN)/pgspatial demo --load-only
-	@echo
-	@echo "PostGIS is up: $$($(BIN)/pgspatial db url)"
-	@echo "Try: psql \"$$($(BIN)/pgspatial db url --libpq)\" -c 'select postgis_full_version()'"
-	@echo "     $(BIN)/pgspatial db status | psql | stop | destroy"
+SERVICE_STAMP := $(VENV)/.pgspatial-service-installed
+
+$(SERVICE_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --editable '.[dev,service]'
+	@touch $@
+
+demo: db-start $(SERVICE_STAMP)
+	$(BIN)/pgspatial demo
 
 test: sysdeps-test db-start
 	$(BIN)/python -m pytest --pgspatial-require-db $(PYTEST_ARGS)

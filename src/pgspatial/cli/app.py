@@ -7,7 +7,7 @@ import sys
 import typer
 from rich.console import Console
 
-from pgspatial.cli import db, demo, doctor, explain, export, load, schema
+from pgspatial.cli import db, demo, doctor, explain, export, load, schema, serve
 from pgspatial.errors import ConfigError, EnvironmentProblem, PgSpatialError
 
 __all__ = ["app", "main"]
@@ -27,6 +27,7 @@ app.command(name="init-migrations")(schema.init_migrations_command)
 app.command(name="explain")(explain.explain_command)
 app.command(name="doctor")(doctor.doctor_command)
 app.command(name="load")(load.load_command)
+app.command(name="serve")(serve.serve_command)
 
 _stderr = Console(stderr=True)
 

@@ -1,4 +1,4 @@
-"""``pgspatial demo``: load the demo data and (later) serve the reference service."""
+"""``pgspatial demo``: load the demo data, then serve the reference service on it."""
 
 from __future__ import annotations
 
@@ -22,8 +22,16 @@ def demo(
         42, "--seed", help="Generator seed; the same seed gives the same data."
     ),
     load_only: bool = typer.Option(False, "--load-only", help="Load the demo data and exit."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to serve on."),
+    port: int | None = typer.Option(
+        None,
+        "--port",
+        min=1,
+        max=65535,
+        help="Port to serve on (default: 8000 when free, else a free one).",
+    ),
 ) -> None:
-    """Load deterministic NYC-like demo parcels and zoning into the database."""
+    """Load deterministic NYC-like parcels and zoning, then serve them (unless --load-only)."""
     from sqlalchemy import create_engine
 
     from pgspatial.sampledata import load_sample_data
@@ -41,12 +49,7 @@ def demo(
     console.print(f"database: {url}")
     if load_only:
         return
-    console.print(
-        "\nTour:\n"
-        f"  psql '{libpq_url(url)}' -c 'select postgis_full_version()'\n"
-        "  .venv/bin/pgspatial db status      # where the cluster lives, which port\n"
-        "  .venv/bin/pgspatial db psql        # an interactive psql\n"
-        "  .venv/bin/pgspatial db stop        # stop it; data is kept\n"
-        "The reference web service arrives with the service issue;"
-        " for now the database is the demo."
-    )
+    console.print(f"  psql '{libpq_url(url)}'   (pgspatial db stop: stop it; data is kept)")
+    from pgspatial.cli.serve import run_server
+
+    run_server(host, port, database_url=url, preferred_port=8000)

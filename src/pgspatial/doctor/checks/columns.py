@@ -16,21 +16,12 @@ from pgspatial.catalog import SpatialColumnInfo, SpatialTable
 from pgspatial.doctor.context import Context, quote_ident
 from pgspatial.doctor.model import Finding
 from pgspatial.doctor.registry import Check
+from pgspatial.geometry.validate import OGC_NAMES
 
 __all__ = ["CHECKS", "ColumnSample", "sample_column"]
 
 _VALIDITY_CALL = re.compile(r"\bst_isvalid\s*\(", re.IGNORECASE)
 _EXTRACT_KIND = {"MULTIPOINT": 1, "MULTILINESTRING": 2, "MULTIPOLYGON": 3}
-_TYPE_NAMES = {
-    "POINT": "Point",
-    "LINESTRING": "LineString",
-    "POLYGON": "Polygon",
-    "MULTIPOINT": "MultiPoint",
-    "MULTILINESTRING": "MultiLineString",
-    "MULTIPOLYGON": "MultiPolygon",
-    "GEOMETRYCOLLECTION": "GeometryCollection",
-    "GEOMETRY": "Geometry",
-}
 # Relations whose column definitions a DBA can ALTER (partitions follow their parent).
 _DEFINABLE = ("table", "partitioned_table")
 
@@ -92,7 +83,7 @@ def _type_name(geometry_type: str) -> str:
     """``MULTIPOLYGONZ`` -> ``MultiPolygonZ``, as PostGIS spells types in DDL."""
     match = re.fullmatch(r"([A-Z]+?)(ZM|Z|M)?", geometry_type.upper())
     base, suffix = (match.group(1), match.group(2) or "") if match else (geometry_type, "")
-    return _TYPE_NAMES.get(base, base.title()) + suffix
+    return OGC_NAMES.get(base, base.title()) + suffix
 
 
 def _retype_fix(ctx: Context, table: SpatialTable, column: SpatialColumnInfo) -> str:

@@ -10,9 +10,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from pgspatial.engine import create_engine
 from pgspatial.local import resolve_database_url
-from pgspatial.serialize.export import estimate_rows, export_statement, export_table, parse_bbox
 from pgspatial.settings import Settings
 
 __all__ = ["export_command"]
@@ -35,6 +33,9 @@ def export_command(  # noqa: PLR0917 - Typer maps each parameter to an option
     ] = None,
 ) -> None:
     """Export a spatial table; GeoJSON follows RFC 7946 (EPSG:4326)."""
+    from pgspatial.engine import create_engine
+    from pgspatial.serialize.export import estimate_rows, export_statement, export_table, parse_bbox
+
     box = parse_bbox(bbox) if bbox else None
     engine = create_engine(resolve_database_url(Settings()))
     try:

@@ -16,8 +16,6 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from pgspatial.bulk import describe_layer, load_file
-from pgspatial.engine import create_engine
 from pgspatial.local import resolve_database_url
 from pgspatial.settings import Settings
 
@@ -46,6 +44,9 @@ def load_command(  # noqa: PLR0917 - Typer maps each parameter to an option
     schema: Annotated[str | None, typer.Option(help="Schema of the table.")] = None,
 ) -> None:
     """Load a GIS file layer into PostGIS in one transaction (COPY, checks, ANALYZE)."""
+    from pgspatial.bulk import describe_layer, load_file
+    from pgspatial.engine import create_engine
+
     info = describe_layer(file, layer)
     engine = create_engine(resolve_database_url(Settings()))
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),

@@ -7,12 +7,9 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from sqlalchemy import create_engine
 
 from pgspatial.local import resolve_database_url
-from pgspatial.migrations import init_migrations, load_metadata
 from pgspatial.settings import Settings
-from pgspatial.verify import verify_schema
 
 __all__ = ["init_migrations_command", "verify_schema_command"]
 
@@ -23,6 +20,11 @@ def verify_schema_command(
     reference: Annotated[str, typer.Argument(metavar="MODULE:ATTR", help="e.g. app.models:Base")],
 ) -> None:
     """Compare the models' spatial columns with the live database; exit 1 on any problem."""
+    from sqlalchemy import create_engine
+
+    from pgspatial.migrations import load_metadata
+    from pgspatial.verify import verify_schema
+
     metadata = load_metadata(reference)
     engine = create_engine(resolve_database_url(Settings()))
     try:
@@ -43,5 +45,7 @@ def init_migrations_command(
     metadata: Annotated[str, typer.Option("--metadata", help="MODULE:ATTR, e.g. app.models:Base")],
 ) -> None:
     """Create an Alembic directory whose first revision enables PostGIS."""
+    from pgspatial.migrations import init_migrations
+
     ini = init_migrations(directory, metadata=metadata)
     console.print(f"created {directory}; run: alembic -c {ini} upgrade head")

@@ -719,3 +719,9 @@ def test_valid_polygons_round_trip_through_every_format(polygon):
         again = parse_geometry(bytes(parsed.data), geometry_type="POLYGON")
         assert again.srid == 4326
         assert shapely.equals_exact(again.shape, polygon, tolerance=0)
+
+
+@pytest.mark.parametrize("kind", [{}, [], 1, None])
+def test_a_geojson_type_that_is_not_a_string_is_invalid_not_a_crash(kind):
+    with pytest.raises(InvalidGeometry, match='GeoJSON "type"'):
+        parse_geometry({"type": kind, "coordinates": [0, 0]}, srid=4326)

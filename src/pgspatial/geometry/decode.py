@@ -253,7 +253,7 @@ def _decode_geojson(obj: Mapping[str, Any], column: str | None) -> Decoded:
             "pass one geometry (or Feature) at a time.",
             column=column,
         )
-    if kind not in GEOJSON_GEOMETRY_TYPES:
+    if not isinstance(kind, str) or kind not in GEOJSON_GEOMETRY_TYPES:
         raise InvalidGeometry(
             f'{prefix(column)}GeoJSON "type" must be a geometry type '
             f"({', '.join(sorted(GEOJSON_GEOMETRY_TYPES))}) or Feature, got {echo(kind)}.",

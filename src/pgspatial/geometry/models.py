@@ -71,7 +71,7 @@ class GeoJSONGeometry:
         """Validate one field value; pgspatial errors become pydantic custom errors."""
         if isinstance(value, Mapping):
             kind = value.get("type")
-            if kind not in GEOJSON_GEOMETRY_TYPES:
+            if not isinstance(kind, str) or kind not in GEOJSON_GEOMETRY_TYPES:
                 raise PydanticCustomError(
                     "geojson_geometry",
                     "expected a GeoJSON geometry object whose type is one of {types}, got {kind}",

@@ -18,7 +18,7 @@ from fastapi.middleware.gzip import GZipMiddleware
 from pgspatial import __version__, create_async_engine, session_factory
 from pgspatial.service import domain, health, ogc, tiles
 from pgspatial.service.collections import CollectionRegistry
-from pgspatial.service.errors import install_error_handlers, problem
+from pgspatial.service.errors import PROBLEM_RESPONSES, install_error_handlers, problem
 from pgspatial.service.settings import ServiceSettings
 from pgspatial.service.state import ServiceState
 
@@ -95,8 +95,6 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         return await call_next(request)
 
     app.add_middleware(GZipMiddleware, minimum_size=settings.gzip_minimum_bytes)
-    app.include_router(ogc.router)
-    app.include_router(domain.router)
-    app.include_router(tiles.router)
-    app.include_router(health.router)
+    for router in (ogc.router, domain.router, tiles.router, health.router):
+        app.include_router(router, responses=PROBLEM_RESPONSES)
     return app

@@ -8,21 +8,22 @@ SQL) and run through :func:`pgspatial.run_serializable_async`, retried on confli
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import Double, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pgspatial import geodesic_distance, in_bbox, nearest, run_serializable_async, within_distance
 from pgspatial.geometry import GeoJSONGeometry, ParsedGeometry
 from pgspatial.sampledata.models import Parcel, ZoningDistrict
-from pgspatial.service.errors import NotFound
+from pgspatial.service.errors import WRITE_RESPONSES, NotFound
 from pgspatial.service.params import parse_bbox
 from pgspatial.service.state import ServiceState, get_state
-from pgspatial.service.streaming import GEOJSON, fetch_features, stream_response
+from pgspatial.service.streaming import GEOJSON, NDJSON, fetch_features, stream_response
 
 __all__ = ["router"]
 
@@ -55,6 +56,15 @@ class ParcelIn(BaseModel):
     assessed_value: Decimal = Field(ge=0, max_digits=14, decimal_places=2)
     zoning_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
     geom: Annotated[ParsedGeometry, GeoJSONGeometry("POLYGON")]
+
+    @field_validator("geom", mode="before")
+    @classmethod
+    def _type_is_a_string(cls, value: Any) -> Any:
+        # GeoJSONGeometry looks ``type`` up in a set: an unhashable one ({} or []) raised
+        # TypeError there, a 500; refuse it here as a 422 instead.
+        if isinstance(value, Mapping) and not isinstance(value.get("type"), str):
+            raise ValueError("geom.type must be a string such as 'Polygon'")
+        return value
 
 
 class Written(BaseModel):
@@ -103,7 +113,16 @@ async def parcels_nearest(
     return await stream_response(state.sessions, stmt, id_column="id")
 
 
-@router.get("/parcels/export.{fmt}", responses=_GEOJSON_DOC, response_class=Response)
+@router.get(
+    "/parcels/export.{fmt}",
+    responses={
+        200: {
+            "content": {GEOJSON: {}, NDJSON: {}},
+            "description": "A FeatureCollection (geojson) or one Feature a line (ndjson).",
+        }
+    },
+    response_class=Response,
+)
 async def export_parcels(
     state: State,
     fmt: Literal["geojson", "ndjson"],
@@ -120,7 +139,7 @@ async def export_parcels(
     return response
 
 
-@router.get("/parcels/{parcel_key}", responses={200: {"content": {GEOJSON: {}}}, 404: {}})
+@router.get("/parcels/{parcel_key}", responses={200: {"content": {GEOJSON: {}}}})
 async def get_parcel(state: State, parcel_key: ParcelKey) -> Response:
     """One parcel as a GeoJSON Feature; 404 when there is none with this id."""
     lines = await fetch_features(
@@ -165,7 +184,7 @@ async def _check_zoning(session: AsyncSession, zoning_id: int | None) -> None:
         )
 
 
-@router.post("/parcels", status_code=201, response_model=Written)
+@router.post("/parcels", status_code=201, response_model=Written, responses=WRITE_RESPONSES)
 async def create_parcel(state: State, body: ParcelIn) -> Written:
     """Create a parcel; the id is allocated by the service. 409 when parcel_id is taken."""
 
@@ -180,7 +199,7 @@ async def create_parcel(state: State, body: ParcelIn) -> Written:
     return Written(id=new_id, href=f"/parcels/{new_id}")
 
 
-@router.put("/parcels/{parcel_key}", response_model=Written)
+@router.put("/parcels/{parcel_key}", response_model=Written, responses=WRITE_RESPONSES)
 async def replace_parcel(state: State, parcel_key: ParcelKey, body: ParcelIn) -> Written:
     """Replace a parcel's fields and geometry (serializable, retried on conflicts)."""
 

@@ -30,11 +30,43 @@ from pgspatial.errors import (
     TileTooLarge,
 )
 
-__all__ = ["NotFound", "install_error_handlers", "problem"]
+__all__ = ["PROBLEM_RESPONSES", "WRITE_RESPONSES", "NotFound", "install_error_handlers", "problem"]
 
 logger = logging.getLogger("pgspatial.service")
 
 PROBLEM_JSON = "application/problem+json"
+
+
+_PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+    },
+}
+
+
+def _problem_doc(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {PROBLEM_JSON: {"schema": _PROBLEM_SCHEMA}}}
+
+
+#: The error responses every route may give, documented in the OpenAPI (problem+json; this
+#: replaces FastAPI's default 422 ``application/json`` HTTPValidationError, which the
+#: handlers below never send).
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _problem_doc("Invalid parameters (what is wrong and the accepted form)."),
+    404: _problem_doc("The collection, parcel, district or feature does not exist."),
+    422: _problem_doc("The body parses but is invalid (e.g. a self-intersecting polygon)."),
+    503: _problem_doc("The database is unreachable, timed out or too contended; retry."),
+}
+#: What writes may give on top of :data:`PROBLEM_RESPONSES`.
+WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    409: _problem_doc("A duplicate parcel_id or a missing reference."),
+    413: _problem_doc("The request body is larger than max_body_bytes."),
+}
 
 
 class NotFound(PgSpatialError):

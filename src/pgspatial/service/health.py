@@ -22,7 +22,7 @@ State = Annotated[ServiceState, Depends(get_state)]
 _LAG = text("SELECT EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())::float8")
 
 
-@router.get("/health", responses={503: {"description": "The database is unreachable."}})
+@router.get("/health")
 async def health(state: State) -> Any:
     """``{"status": "ok", "database": "reachable", "replicas": [...]}``."""
     try:

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
-from sqlalchemy import ColumnElement, String, cast, select
+from sqlalchemy import BigInteger, ColumnElement, Integer, SmallInteger, String, cast, select
 from sqlalchemy.types import NullType
 
 from pgspatial import in_bbox
@@ -36,6 +36,7 @@ CONFORMANCE = [
 ]
 _RESERVED = {"bbox", "limit", "cursor", "properties", "datetime", "f"}
 _CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+_INTEGER_BITS: dict[type[Any], int] = {SmallInteger: 16, Integer: 32, BigInteger: 64}
 
 
 def _link(href: str, rel: str, media: str, title: str | None = None) -> dict[str, str]:
@@ -163,6 +164,8 @@ async def collection(request: Request, state: State, collection_id: str) -> Resp
 def _typed(collection: Collection, name: str, value: str) -> tuple[ColumnElement[Any], Any]:
     """The column (cast to text when its type is unknown) and ``value`` parsed for it."""
     column: ColumnElement[Any] = collection.table.c[name]
+    if "\x00" in value:  # PostgreSQL text cannot hold NUL: a DataError (500) otherwise
+        raise ConfigError(f"{name}: the value contains a NUL character; remove it.")
     if isinstance(column.type, NullType):
         return cast(column, String), value
     python_type = column.type.python_type
@@ -174,11 +177,16 @@ def _typed(collection: Collection, name: str, value: str) -> tuple[ColumnElement
         return column, value.lower() in {"true", "1", "t"}
     parse = getattr(python_type, "fromisoformat", python_type)  # dates and timestamps
     try:
-        return column, parse(value)
+        parsed = parse(value)
     except (ValueError, ArithmeticError, TypeError):
         raise ConfigError(
-            f"{name}={value!r} is not a valid {python_type.__name__}; fix the value."
+            f"{name}={value[:100]!r} is not a valid {python_type.__name__}; fix the value."
         ) from None
+    bits = _INTEGER_BITS.get(type(column.type))
+    if bits is not None and not -(2 ** (bits - 1)) <= parsed < 2 ** (bits - 1):
+        # out of the column's range: PostgreSQL would raise NumericValueOutOfRange (a 500)
+        raise ConfigError(f"{name}={value[:100]!r} is out of range for this {bits}-bit column.")
+    return column, parsed
 
 
 def _filter(collection: Collection, name: str, value: str) -> ColumnElement[bool]:
@@ -269,7 +277,7 @@ async def items(  # noqa: PLR0917 - FastAPI declares parameters positionally
     "/collections/{collection_id}/items/{feature_id}",
     summary="One feature",
     response_class=Response,
-    responses={200: {"content": {GEOJSON: {}}}, 404: {}},
+    responses={200: {"content": {GEOJSON: {}}}},
 )
 async def item(request: Request, state: State, collection_id: str, feature_id: str) -> Response:
     """One feature by its primary key."""

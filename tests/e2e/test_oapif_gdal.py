@@ -3,20 +3,16 @@
 import json
 import shutil
 import subprocess
-import threading
-import time
 from collections.abc import Iterator
 
-import httpx
 import pytest
-import uvicorn
 from sqlalchemy import text
 
-from pgspatial.cli.serve import free_port
 from pgspatial.engine import create_engine
 from pgspatial.sampledata import load_sample_data
-from pgspatial.service import ServiceSettings, create_app
+from pgspatial.service import ServiceSettings
 from pgspatial.testing import fresh_database
+from tests.service.serving import serve
 
 pytestmark = [
     pytest.mark.slow,
@@ -35,28 +31,8 @@ def served(pgspatial_database_url: str) -> Iterator[tuple[str, int]]:
         with engine.connect() as conn:
             expected = conn.execute(text("SELECT count(*) FROM parcels")).scalar_one()
         engine.dispose()
-        port = free_port()
-        app = create_app(ServiceSettings(database_url=database.url))
-        server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-        )
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 20
-            while True:
-                try:
-                    if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert time.monotonic() < deadline, "the service did not start within 20 s"
-                time.sleep(0.1)
+        with serve(ServiceSettings(database_url=database.url)) as url:
             yield url, expected
-        finally:
-            server.should_exit = True
-            thread.join(timeout=10)
 
 
 def test_gdal_reads_all_20000_features(served: tuple[str, int]) -> None:

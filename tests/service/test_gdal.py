@@ -3,18 +3,15 @@
 import json
 import shutil
 import subprocess
-import threading
-import time
 from collections.abc import Iterator
 
-import httpx
 import pytest
-import uvicorn
 from sqlalchemy import text
 
-from pgspatial.cli.serve import free_port
-from pgspatial.service import ServiceSettings, create_app
+from pgspatial.service import ServiceSettings
 from pgspatial.testing import FreshDatabase
+
+from .serving import serve
 
 pytestmark = pytest.mark.skipif(
     shutil.which("ogrinfo") is None, reason="GDAL (gdal-bin) is not installed"
@@ -23,27 +20,8 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture
 def base_url(settings: ServiceSettings) -> Iterator[str]:
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "the service did not start within 20 s"
-            time.sleep(0.1)
+    with serve(settings) as url:
         yield url
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def test_ogrinfo_lists_and_reads_every_feature(base_url: str, service_db: FreshDatabase) -> None:

@@ -24,7 +24,7 @@ from schemathesis.checks import (  # noqa: E402
 
 from pgspatial.service import ServiceSettings, create_app  # noqa: E402
 from pgspatial.testing import FreshDatabase  # noqa: E402
-from tests.service.test_hardening import serve  # noqa: E402
+from tests.service.serving import serve  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 import orjson
 from sqlalchemy import Connection, Select
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Session
 
@@ -79,6 +80,21 @@ def _plan(stmt: Select[Any], fmt: str, kw: dict[str, Any]) -> tuple[FeatureSpec,
     return spec, spec.features_select(), RAW_LINES
 
 
+_Compiled = tuple[str, dict[str, Any]]
+
+
+def _prepare(
+    stmt: Select[Any], output_format: str, kw: dict[str, Any], dialect: Dialect, bbox: bool
+) -> tuple[_Compiled, str, _Compiled | None]:
+    """Everything but the I/O, shared by the sync and async streams: the COPY query and
+    its options, and the extent query when a GeoJSON bbox is wanted."""
+    spec, query, options = _plan(stmt, output_format, kw)
+    extent = None
+    if bbox and output_format == "geojson":
+        extent = compile_for_copy(spec.extent_select(), dialect)
+    return compile_for_copy(query, dialect), options, extent
+
+
 def _bbox_values(row: Iterable[Any] | None) -> list[float] | None:
     values = list(row) if row is not None else []
     return [float(v) for v in values] if values and None not in values else None
@@ -100,23 +116,22 @@ def stream_features(
     Runs in the caller's transaction with its timeouts lifted for that transaction only.
     Memory stays flat in the row count.
     """
-    spec, query, options = _plan(
+    dialect = (bind.get_bind() if isinstance(bind, Session) else bind).dialect
+    (sql, params), options, extent = _prepare(
         stmt, output_format,
         {"id_column": id_column, "geometry_column": geometry_column,
          "properties": properties, "precision": precision},
+        dialect, bbox,
     )  # fmt: skip
     raw = driver_connection(bind)
     lift_timeouts(bind)
-    dialect = (bind.get_bind() if isinstance(bind, Session) else bind).dialect
-    sql, params = compile_for_copy(query, dialect)
     if output_format != "geojson":
         yield from copy_out(raw, sql, params, options)
         return
     box = None
-    if bbox:
-        extent_sql, extent_params = compile_for_copy(spec.extent_select(), dialect)
+    if extent is not None:
         with raw.cursor() as cursor:
-            box = _bbox_values(cursor.execute(extent_sql, extent_params).fetchone())
+            box = _bbox_values(cursor.execute(*extent).fetchone())
     yield _header(box)
     splicer = _Splicer()
     for chunk in copy_out(raw, sql, params, options):
@@ -157,24 +172,23 @@ async def stream_features_async(
     bbox: bool = False,
 ) -> AsyncIterator[bytes]:
     """The asyncio twin of :func:`stream_features`."""
-    spec, query, options = _plan(
+    sync_bind = bind.sync_session.get_bind() if isinstance(bind, AsyncSession) else bind.sync_engine
+    (sql, params), options, extent = _prepare(
         stmt, output_format,
         {"id_column": id_column, "geometry_column": geometry_column,
          "properties": properties, "precision": precision},
+        sync_bind.dialect, bbox,
     )  # fmt: skip
     raw = await driver_connection_async(bind)
     await lift_timeouts_async(bind)
-    sync_bind = bind.sync_session.get_bind() if isinstance(bind, AsyncSession) else bind.sync_engine
-    sql, params = compile_for_copy(query, sync_bind.dialect)
     if output_format != "geojson":
         async for chunk in copy_out_async(raw, sql, params, options):
             yield chunk
         return
     box = None
-    if bbox:
-        extent_sql, extent_params = compile_for_copy(spec.extent_select(), sync_bind.dialect)
+    if extent is not None:
         async with raw.cursor() as cursor:
-            await cursor.execute(extent_sql, extent_params)
+            await cursor.execute(*extent)
             box = _bbox_values(await cursor.fetchone())
     yield _header(box)
     splicer = _Splicer()

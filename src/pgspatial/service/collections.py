@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.types import NullType, TypeEngine
 
 from pgspatial.catalog import Catalog, SpatialTable
+from pgspatial.service.extents import collection_extent
 
 __all__ = ["Collection", "CollectionRegistry"]
 
@@ -75,6 +76,10 @@ class Collection:
     geometry_column: str
     key_column: str | None
     """A single-column primary key: the feature id and the keyset-pagination key."""
+    key_columns: tuple[str, ...] = ()
+    """The whole primary key (several columns: a composite keyset; none: offset pages)."""
+    temporal_column: str | None = None
+    """The first date or timestamp column: what ``datetime`` filters and the temporal extent."""
 
     @property
     def title(self) -> str:
@@ -114,12 +119,17 @@ def _collection(relation: SpatialTable, collection_id: str) -> Collection:
         )
     table = Table(relation.name, MetaData(), *columns, schema=relation.schema)
     key = relation.primary_key[0] if len(relation.primary_key) == 1 else None
+    temporal = [
+        c.name for c in columns if isinstance(c.type, Date | DateTime) and c.name in table.c
+    ]
     return Collection(
         id=collection_id,
         relation=relation,
         table=table,
         geometry_column=spatial.name,
         key_column=key,
+        key_columns=relation.primary_key,
+        temporal_column=temporal[0] if temporal else None,
     )
 
 
@@ -144,12 +154,14 @@ class CollectionRegistry:
         self._collections: dict[str, Collection] = {}
         self._loaded_at = 0.0
         self._lock = asyncio.Lock()
+        self._extents: dict[str, dict[str, Any]] = {}
 
     async def refresh(self) -> dict[str, Collection]:
         """Reload from ``pg_catalog`` (five statements, one snapshot)."""
         async with self._lock:
             catalog = await Catalog.load_async(self._engine, schemas=self._schemas)
             self._collections = build_collections(catalog)
+            self._extents = {}
             self._loaded_at = time.monotonic()
             return self._collections
 
@@ -162,4 +174,11 @@ class CollectionRegistry:
         found = self._collections.get(collection_id)
         if found is None and time.monotonic() - self._loaded_at > _REFRESH_ON_MISS_S:
             found = (await self.refresh()).get(collection_id)
+        return found
+
+    async def extent(self, collection: Collection) -> dict[str, Any]:
+        """The collection's OGC ``extent``, computed once per catalog load."""
+        found = self._extents.get(collection.id)
+        if found is None:
+            found = self._extents[collection.id] = await collection_extent(self._engine, collection)
         return found

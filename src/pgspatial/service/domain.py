@@ -22,6 +22,7 @@ from pgspatial.geometry import GeoJSONGeometry, ParsedGeometry
 from pgspatial.sampledata.models import Parcel, ZoningDistrict
 from pgspatial.service.errors import WRITE_RESPONSES, NotFound
 from pgspatial.service.params import parse_bbox
+from pgspatial.service.schemas import PARCEL, PARCEL_COLLECTION, ok
 from pgspatial.service.state import ServiceState, get_state
 from pgspatial.service.streaming import GEOJSON, NDJSON, fetch_features, stream_response
 
@@ -34,9 +35,7 @@ Lon = Annotated[float, Query(ge=-180, le=180, description="Longitude, degrees (E
 ParcelKey = Annotated[int, Path(ge=1, le=2**63 - 1, description="The parcel's id.")]
 
 _FIELDS = (Parcel.parcel_id, Parcel.zoning_id, Parcel.land_use, Parcel.year_built)
-_GEOJSON_DOC: dict[int | str, dict[str, Any]] = {
-    200: {"content": {GEOJSON: {}}, "description": "A GeoJSON FeatureCollection."}
-}
+_GEOJSON_DOC = ok(GEOJSON, PARCEL_COLLECTION, "A GeoJSON FeatureCollection of parcels.")
 
 
 def _parcels() -> Any:
@@ -117,7 +116,7 @@ async def parcels_nearest(
     "/parcels/export.{fmt}",
     responses={
         200: {
-            "content": {GEOJSON: {}, NDJSON: {}},
+            "content": {GEOJSON: {"schema": PARCEL_COLLECTION}, NDJSON: {}},
             "description": "A FeatureCollection (geojson) or one Feature a line (ndjson).",
         }
     },
@@ -139,7 +138,7 @@ async def export_parcels(
     return response
 
 
-@router.get("/parcels/{parcel_key}", responses={200: {"content": {GEOJSON: {}}}})
+@router.get("/parcels/{parcel_key}", responses=ok(GEOJSON, PARCEL, "A GeoJSON Feature."))
 async def get_parcel(state: State, parcel_key: ParcelKey) -> Response:
     """One parcel as a GeoJSON Feature; 404 when there is none with this id."""
     lines = await fetch_features(

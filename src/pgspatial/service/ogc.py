@@ -10,17 +10,21 @@ link are written after the features, once the stream has counted them.
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
-from sqlalchemy import BigInteger, ColumnElement, Integer, SmallInteger, String, cast, select
-from sqlalchemy.types import NullType
+from sqlalchemy import select
 
 from pgspatial import in_bbox
 from pgspatial.errors import ConfigError
+from pgspatial.service import schemas
 from pgspatial.service.collections import Collection
 from pgspatial.service.errors import NotFound
+from pgspatial.service.filters import datetime_condition, equals
+from pgspatial.service.paging import KEY_LABEL, composite_key_condition, page, paging_key
 from pgspatial.service.params import parse_bbox
+from pgspatial.service.schemas import ok
 from pgspatial.service.state import ServiceState, get_state, require_collection
 from pgspatial.service.streaming import GEOJSON, FeatureLines, fetch_features, stream_response
 
@@ -36,7 +40,7 @@ CONFORMANCE = [
 ]
 _RESERVED = {"bbox", "limit", "cursor", "properties", "datetime", "f"}
 _CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
-_INTEGER_BITS: dict[type[Any], int] = {SmallInteger: 16, Integer: 32, BigInteger: 64}
+_JSON = "application/json"
 
 
 def _link(href: str, rel: str, media: str, title: str | None = None) -> dict[str, str]:
@@ -54,9 +58,14 @@ def _json(body: Any) -> Response:
     return Response(orjson.dumps(body), media_type="application/json")
 
 
-@router.get("/", summary="Landing page")
+@router.get(
+    "/",
+    summary="Landing page",
+    response_class=Response,
+    responses=ok(_JSON, schemas.LANDING, "Links to the rest of the API."),
+)
 async def landing(request: Request) -> Response:
-    """Links to the API definition, the conformance classes and the collections."""
+    """Links to the API definition, the conformance classes, the collections and the map."""
     base = _base(request)
     return _json(
         {
@@ -75,24 +84,31 @@ async def landing(request: Request) -> Response:
                     f"{base}/conformance", "conformance", "application/json", "Conformance classes"
                 ),
                 _link(f"{base}/collections", "data", "application/json", "The collections"),
+                _link(f"{base}/map", "related", "text/html", "A map of parcels and zoning"),
             ],
         }
     )
 
 
-@router.get("/conformance", summary="Conformance classes")
+@router.get(
+    "/conformance",
+    summary="Conformance classes",
+    response_class=Response,
+    responses=ok(_JSON, schemas.CONFORMANCE, "The conformance classes."),
+)
 async def conformance() -> Response:
     """The OGC conformance classes this service implements."""
     return _json({"conformsTo": CONFORMANCE})
 
 
-def _describe(base: str, collection: Collection) -> dict[str, Any]:
+def _describe(base: str, collection: Collection, extent: dict[str, Any]) -> dict[str, Any]:
     href = f"{base}/collections/{collection.id}"
     return {
         "id": collection.id,
         "title": collection.title,
         "itemType": "feature",
         "crs": [_CRS84],
+        **({"extent": extent} if extent else {}),
         "links": [
             _link(href, "self", "application/json", "This collection"),
             _link(f"{href}/items", "items", GEOJSON, "Its features"),
@@ -107,14 +123,21 @@ def _describe(base: str, collection: Collection) -> dict[str, Any]:
     }
 
 
-@router.get("/collections", summary="The collections")
+@router.get(
+    "/collections",
+    summary="The collections",
+    response_class=Response,
+    responses=ok(_JSON, schemas.COLLECTIONS, "Every collection, with its extent."),
+)
 async def collections(request: Request, state: State) -> Response:
     """Every spatial table and view the database role may read."""
     base = _base(request)
+    registry = state.collections
+    described = [_describe(base, c, await registry.extent(c)) for c in registry.all()]
     return _json(
         {
             "links": [_link(f"{base}/collections", "self", "application/json")],
-            "collections": [_describe(base, c) for c in state.collections.all()],
+            "collections": described,
         }
     )
 
@@ -155,44 +178,16 @@ async def schema(state: State, collection_id: str) -> Response:
     return Response(orjson.dumps(body), media_type="application/schema+json")
 
 
-@router.get("/collections/{collection_id}", summary="One collection")
+@router.get(
+    "/collections/{collection_id}",
+    summary="One collection",
+    response_class=Response,
+    responses=ok(_JSON, schemas.COLLECTION, "The collection's description and extent."),
+)
 async def collection(request: Request, state: State, collection_id: str) -> Response:
-    """The collection's description and links."""
-    return _json(_describe(_base(request), await require_collection(state, collection_id)))
-
-
-def _typed(collection: Collection, name: str, value: str) -> tuple[ColumnElement[Any], Any]:
-    """The column (cast to text when its type is unknown) and ``value`` parsed for it."""
-    column: ColumnElement[Any] = collection.table.c[name]
-    if "\x00" in value:  # PostgreSQL text cannot hold NUL: a DataError (500) otherwise
-        raise ConfigError(f"{name}: the value contains a NUL character; remove it.")
-    if isinstance(column.type, NullType):
-        return cast(column, String), value
-    python_type = column.type.python_type
-    if python_type is str:
-        return column, value
-    if python_type is bool:
-        if value.lower() not in {"true", "false", "1", "0", "t", "f"}:
-            raise ConfigError(f"{name}={value!r} is not a boolean; send true or false.")
-        return column, value.lower() in {"true", "1", "t"}
-    parse = getattr(python_type, "fromisoformat", python_type)  # dates and timestamps
-    try:
-        parsed = parse(value)
-    except (ValueError, ArithmeticError, TypeError):
-        raise ConfigError(
-            f"{name}={value[:100]!r} is not a valid {python_type.__name__}; fix the value."
-        ) from None
-    bits = _INTEGER_BITS.get(type(column.type))
-    if bits is not None and not -(2 ** (bits - 1)) <= parsed < 2 ** (bits - 1):
-        # out of the column's range: PostgreSQL would raise NumericValueOutOfRange (a 500)
-        raise ConfigError(f"{name}={value[:100]!r} is out of range for this {bits}-bit column.")
-    return column, parsed
-
-
-def _filter(collection: Collection, name: str, value: str) -> ColumnElement[bool]:
-    column, bound = _typed(collection, name, value)
-    condition: ColumnElement[bool] = column == bound
-    return condition
+    """The collection's description, extent and links."""
+    found = await require_collection(state, collection_id)
+    return _json(_describe(_base(request), found, await state.collections.extent(found)))
 
 
 def _properties(collection: Collection, selection: str | None) -> list[str] | None:
@@ -212,7 +207,7 @@ def _properties(collection: Collection, selection: str | None) -> list[str] | No
     "/collections/{collection_id}/items",
     summary="Features of a collection",
     response_class=Response,
-    responses={200: {"content": {GEOJSON: {}}, "description": "A page of features."}},
+    responses=ok(GEOJSON, schemas.FEATURE_COLLECTION, "A page of features."),
 )
 async def items(  # noqa: PLR0917 - FastAPI declares parameters positionally
     request: Request,
@@ -229,10 +224,14 @@ async def items(  # noqa: PLR0917 - FastAPI declares parameters positionally
         str | None, Query(description="Comma-separated properties to return.")
     ] = None,
     datetime: Annotated[
-        str | None, Query(description="Accepted; collections have no temporal extent yet.")
+        str | None,
+        Query(
+            description="An instant or interval (RFC 3339, '..' for open) on the collection's "
+            "first date/timestamp column; ignored by collections that have none."
+        ),
     ] = None,
 ) -> Response:
-    """A page of features, keyset-paginated on the primary key; ``?column=value`` filters."""
+    """A page of features (see :mod:`pgspatial.service.paging`); ``?column=value`` filters."""
     found = await require_collection(state, collection_id)
     settings = state.settings
     size = min(limit or settings.default_limit, settings.max_limit)
@@ -248,52 +247,58 @@ async def items(  # noqa: PLR0917 - FastAPI declares parameters positionally
                 f"Unknown parameter {name!r}. Filter on a property of {found.id} "
                 f"({', '.join(found.property_names) or 'none'}) or use bbox, limit, properties."
             )
-        stmt = stmt.where(_filter(found, name, value))
-    key = found.key_column
-    if key is not None:
-        if cursor is not None:
-            column, after = _typed(found, key, cursor)
-            stmt = stmt.where(column > after)
-        stmt = stmt.order_by(table.c[key])
-    stmt = stmt.limit(size)
+        stmt = stmt.where(equals(found, name, value))
+    if datetime is not None:
+        stmt = stmt.where(datetime_condition(found, datetime))
+    paged = page(found, stmt, cursor, size)
     selection = _properties(found, properties)
     self_url = str(request.url)
 
     def footer(lines: FeatureLines) -> bytes:
         links = [_link(self_url, "self", GEOJSON)]
-        if key is not None and lines.count == size:
-            next_url = request.url.include_query_params(cursor=lines.last_id(), limit=size)
+        following = paged.next_cursor(lines)
+        if following is not None:
+            next_url = request.url.include_query_params(cursor=following, limit=size)
             links.append(_link(str(next_url), "next", GEOJSON, "Next page"))
         return (
             b',"numberReturned":' + str(lines.count).encode() + b',"links":' + orjson.dumps(links)
         )
 
     return await stream_response(
-        state.sessions, stmt, id_column=key, properties=selection, footer=footer
-    )
+        state.sessions, paged.statement, id_column=paged.id_column, properties=selection,
+        footer=footer,
+    )  # fmt: skip
 
 
 @router.get(
-    "/collections/{collection_id}/items/{feature_id}",
+    "/collections/{collection_id}/items/{feature_id:path}",
     summary="One feature",
     response_class=Response,
-    responses={200: {"content": {GEOJSON: {}}}},
+    responses=ok(GEOJSON, schemas.FEATURE, "The feature."),
 )
 async def item(request: Request, state: State, collection_id: str, feature_id: str) -> Response:
-    """One feature by its primary key."""
+    """One feature by its primary key (a composite key's id is a JSON array of its values)."""
     found = await require_collection(state, collection_id)
-    if found.key_column is None:
+    if not found.key_columns:
         raise NotFound(
-            f"Collection {found.id} has no single-column primary key to address features by."
+            f"Collection {found.id} has no primary key to address features by; page "
+            "through its items instead."
         )
-    stmt = select(*found.table.c).where(_filter(found, found.key_column, feature_id))
-    lines = await fetch_features(state.sessions, stmt, id_column=found.key_column)
+    stmt = select(*found.table.c)
+    if found.key_column is not None:
+        stmt = stmt.where(equals(found, found.key_column, feature_id))
+        id_column = found.key_column
+    else:
+        stmt = stmt.where(composite_key_condition(found, feature_id))
+        stmt = stmt.add_columns(paging_key(found))
+        id_column = KEY_LABEL
+    lines = await fetch_features(state.sessions, stmt, id_column=id_column)
     if not lines:
         raise NotFound(f"No feature {feature_id!r} in collection {found.id}.")
     feature = orjson.loads(lines[0])
     href = f"{_base(request)}/collections/{found.id}"
     feature["links"] = [
-        _link(f"{href}/items/{feature_id}", "self", GEOJSON),
+        _link(f"{href}/items/{quote(feature_id, safe='')}", "self", GEOJSON),
         _link(href, "collection", "application/json"),
     ]
     return Response(orjson.dumps(feature), media_type=GEOJSON)

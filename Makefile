@@ -1,7 +1,7 @@
 # pgspatial: two commands on a fresh Debian/Ubuntu machine.
 #   make demo   set everything up, load the demo data on the embedded PostGIS, serve the API
 #   make test   set everything up and run the whole test suite
-# Also: make lint, make bench, make db-stop, make clean.
+# Also: make lint, make bench, make vendor, make db-stop, make clean.
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -9,16 +9,17 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.pgspatial-installed
 PYTEST_ARGS ?=
 
-.PHONY: all demo test lint bench sysdeps sysdeps-test install db-start db-stop clean
+.PHONY: all demo test lint bench sysdeps sysdeps-test install vendor db-start db-stop clean
 
 all: test
 
 sysdeps:
 	@scripts/install-system-deps core
 
-# The test suite also drives real peers: PgBouncer (transaction pooling), GDAL (ogrinfo).
+# The test suite also drives real peers: PgBouncer (transaction pooling), GDAL (ogrinfo),
+# and Chromium (the map page, through Playwright; never a downloaded browser).
 sysdeps-test:
-	@scripts/install-system-deps core pgbouncer gdal
+	@scripts/install-system-deps core pgbouncer gdal browser node
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +31,11 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	@touch $@
 
 install: $(STAMP)
+
+# MapLibre GL JS for the map page: npm ci on web/package-lock.json, copied into the service's
+# static/vendor/ (gitignored). A no-op while the lock file is unchanged.
+vendor:
+	@scripts/vendor-maplibre
 
 db-start: sysdeps install
 	$(BIN)/pgspatial db start
@@ -43,10 +49,10 @@ $(SERVICE_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --editable '.[dev,service]'
 	@touch $@
 
-demo: db-start $(SERVICE_STAMP)
+demo: db-start $(SERVICE_STAMP) vendor
 	$(BIN)/pgspatial demo
 
-test: sysdeps-test db-start
+test: sysdeps-test db-start vendor
 	$(BIN)/python -m pytest --pgspatial-require-db $(PYTEST_ARGS)
 
 lint: install
@@ -58,4 +64,5 @@ bench: db-start
 	$(BIN)/python bench/run.py
 
 clean: db-stop
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache web/node_modules \
+		src/pgspatial/service/static/vendor

@@ -1,7 +1,6 @@
 """OGC collections beyond one integer key: composite keys, keyless views and tables, spatial
 and temporal extents, and ``datetime`` filters, on a real database."""
 
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
@@ -16,7 +15,7 @@ EVENTS = 40
 
 
 @pytest.fixture(scope="module", autouse=True)
-def extra_relations(service_db: FreshDatabase) -> Iterator[None]:
+def extra_relations(service_db: FreshDatabase) -> None:
     """A composite-key table, a keyless view and table, and a table with timestamps."""
     with service_db.engine.begin() as c:
         c.exec_driver_sql(
@@ -40,7 +39,6 @@ def extra_relations(service_db: FreshDatabase) -> Iterator[None]:
                 ANALYZE plots; ANALYZE events; ANALYZE parcels;
                 """
         )
-    yield
 
 
 async def _all_pages(client: httpx.AsyncClient, url: str) -> list[dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""``pgspatial demo``: load the demo data, then serve the reference service on it."""
+"""``pgspatial demo``: load the demo data, then serve the reference service and its map."""
 
 from __future__ import annotations
 

@@ -48,6 +48,7 @@ def run_server(
         import uvicorn
 
         from pgspatial.service import ServiceSettings, create_app
+        from pgspatial.service.mappage import maplibre_vendored
     except ImportError as error:
         raise EnvironmentProblem(
             f"The service needs FastAPI and uvicorn ({error.name} is missing): "
@@ -62,6 +63,9 @@ def run_server(
     console.print(f"  OGC API Features: {base}/collections   (ogrinfo OAPIF:{base})")
     console.print(f"  parcels:          {base}/parcels?bbox=-74.01,40.70,-73.99,40.72")
     console.print(f"  vector tiles:     {base}/tiles/{{z}}/{{x}}/{{y}}.mvt")
+    console.print(f"  map:              [bold]{base}/map[/bold]")
+    if not maplibre_vendored():
+        console.print("    (MapLibre GL JS is not vendored yet: run scripts/vendor-maplibre)")
     console.print(f"  API docs:         {base}/docs        (Ctrl-C stops)")
     uvicorn.run(create_app(settings), host=host, port=chosen, log_level="info")
 

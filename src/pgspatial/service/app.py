@@ -16,7 +16,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.middleware.gzip import GZipMiddleware
 
 from pgspatial import __version__, create_async_engine, session_factory
-from pgspatial.service import domain, health, ogc, tiles
+from pgspatial.service import domain, health, mappage, ogc, tiles
 from pgspatial.service.collections import CollectionRegistry
 from pgspatial.service.errors import PROBLEM_RESPONSES, install_error_handlers, problem
 from pgspatial.service.settings import ServiceSettings
@@ -56,7 +56,7 @@ async def start_state(settings: ServiceSettings) -> ServiceState:
 
 
 def create_app(settings: ServiceSettings | None = None) -> FastAPI:
-    """A FastAPI app serving the parcels API, OGC API Features, tiles and health."""
+    """A FastAPI app serving the parcels API, OGC API Features, tiles, health and the map."""
     settings = settings or ServiceSettings()
 
     @asynccontextmanager
@@ -97,4 +97,6 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
     app.add_middleware(GZipMiddleware, minimum_size=settings.gzip_minimum_bytes)
     for router in (ogc.router, domain.router, tiles.router, health.router):
         app.include_router(router, responses=PROBLEM_RESPONSES)
+    app.include_router(mappage.router)
+    mappage.mount_static(app)
     return app

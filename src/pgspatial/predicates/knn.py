@@ -22,7 +22,19 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, Select, and_, case, func, literal, null, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    Select,
+    Subquery,
+    and_,
+    case,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+)
 
 from pgspatial.columns import GEOGRAPHIC_SRID, geography_of
 from pgspatial.errors import ConfigError
@@ -39,31 +51,49 @@ from pgspatial.predicates.geodesy import (
 __all__ = ["nearest"]
 
 
-def _lonlat_boxes(
-    srid: int, lon: float, lat: float, radius: ColumnElement[float]
-) -> list[ColumnElement[Any]]:
-    """The degree boxes of :func:`~pgspatial.predicates.geodesy.lonlat_window`, in SQL, for
-    a radius known only inside the statement: the main box, and the two wrap-around boxes
-    across ±180° (NULL when not needed). The whole longitude range when a pole is inside.
+def _window_terms(lon: float, lat: float, radius_row: Subquery) -> Subquery:
+    """The bound ``r`` and the half-sizes of its degree window, computed once from ``r``.
+
+    These are the terms of :func:`~pgspatial.predicates.geodesy.lonlat_window` for a radius
+    known only inside the statement. They are columns of their own so that the boxes refer
+    to them by name: inlined, every box repeated the whole formula (a statement of 5 kB
+    and 157 parameters, which psycopg re-parses every time, as it caches only short ones).
     """
-    sigma = radius / _MIN_RADIUS_M * _MARGIN
-    dlat = func.degrees(sigma) + _EPSILON_DEG
-    ymin, ymax = func.greatest(-90.0, lat - dlat), func.least(90.0, lat + dlat)
+    r = radius_row.c.r
+    sigma = r * (_MARGIN / _MIN_RADIUS_M)
     cos_lat = math.cos(math.radians(lat))
-    ratio = func.sin(func.least(sigma, math.pi / 2)) / cos_lat if cos_lat > 0 else literal(2.0)
-    polar = or_(ratio >= 1, lat + dlat >= 90, lat - dlat <= -90)
-    dlon = func.degrees(func.asin(func.least(ratio, 1.0))) * _MARGIN + _EPSILON_DEG
-    xmin, xmax = lon - dlon, lon + dlon
+    if cos_lat > 0:
+        ratio = func.sin(func.least(sigma, math.pi / 2)) / cos_lat
+        dlon = func.degrees(func.asin(func.least(ratio, 1.0))) * _MARGIN + _EPSILON_DEG
+        wide: ColumnElement[bool] = ratio >= 1
+    else:  # on a pole every longitude is near
+        dlon, wide = literal(360.0), literal(True)
+    return select(
+        r.label("r"),
+        (func.degrees(sigma) + _EPSILON_DEG).label("dlat"),
+        dlon.label("dlon"),
+        wide.label("wide"),
+    ).subquery("pgspatial_knn_window")
+
+
+def _lonlat_boxes(srid: int, lon: float, lat: float, terms: Subquery) -> list[ColumnElement[Any]]:
+    """The degree boxes of :func:`~pgspatial.predicates.geodesy.lonlat_window` from the
+    window ``terms``: the main box, and the two wrap-around boxes across ±180° (NULL when
+    not needed). The whole longitude range when a pole is inside.
+    """
+    dlat, dlon = terms.c.dlat, terms.c.dlon
+    polar = or_(terms.c.wide, dlat >= 90 - lat, dlat >= 90 + lat)
+    ymin, ymax = func.greatest(-90.0, lat - dlat), func.least(90.0, lat + dlat)
 
     def box(x0: Any, x1: Any) -> ColumnElement[Any]:
         return func.ST_MakeEnvelope(x0, ymin, x1, ymax, srid)
 
     main = case(
         (polar, box(-180.0, 180.0)),
-        else_=box(func.greatest(xmin, -180.0), func.least(xmax, 180.0)),
+        else_=box(func.greatest(lon - dlon, -180.0), func.least(lon + dlon, 180.0)),
     )
-    west = case((and_(~polar, xmin < -180), box(xmin + 360.0, 180.0)), else_=null())
-    east = case((and_(~polar, xmax > 180), box(-180.0, xmax - 360.0)), else_=null())
+    west = case((and_(~polar, dlon > 180 + lon), box(lon + 360.0 - dlon, 180.0)), else_=null())
+    east = case((and_(~polar, dlon > 180 - lon), box(-180.0, lon + dlon - 360.0)), else_=null())
     return [main, west, east]
 
 
@@ -129,13 +159,14 @@ def nearest(stmt: Select[Any], column: Any, point: Any, *, k: int) -> Select[Any
     # The bound is widened by 1 cm: ST_DWithin and ST_Distance round differently, and the
     # seed row that defines r must itself pass the exact test.
     radius_row = select((func.max(seed.c.d) + 0.01).label("r")).subquery("pgspatial_knn_radius")
-    r = radius_row.c.r
+    terms = _window_terms(lon, lat, radius_row)
     if window == "lonlat":
-        boxes = _lonlat_boxes(facts.srid, lon, lat, r)
+        boxes = _lonlat_boxes(facts.srid, lon, lat, terms)
     elif window == "projected":
-        boxes = _projected_boxes(facts.srid, _lonlat_boxes(4326, lon, lat, r))
+        boxes = _projected_boxes(facts.srid, _lonlat_boxes(4326, lon, lat, terms))
     else:
         boxes = []
+    r = terms.c.r if boxes else radius_row.c.r
     bound = select(r, *(b.label(f"box{i}") for i, b in enumerate(boxes))).cte("pgspatial_knn_bound")
     radius = select(bound.c.r).scalar_subquery()
     exact = func.ST_DWithin(column_geog, geog_point, radius, True)

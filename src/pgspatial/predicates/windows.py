@@ -8,11 +8,12 @@ would cut rows off near the edges.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
 import shapely
-from sqlalchemy import ColumnElement, func
+from sqlalchemy import ColumnElement, Float, bindparam, func
 
 from pgspatial.errors import ConfigError
 from pgspatial.geometry import ParsedGeometry, parse_geometry
@@ -35,17 +36,24 @@ WEB_MERCATOR_HALF_WORLD = 20037508.342789244  # as PostGIS ST_TileEnvelope's def
 _DENSIFY_SEGMENTS = 64  # points per edge when a rectangle changes CRS
 
 
+def _checked_bbox(bbox: Sequence[float]) -> tuple[float, float, float, float]:
+    if len(bbox) != 4:
+        raise ConfigError(f"A bbox is (xmin, ymin, xmax, ymax); got {tuple(bbox)!r}.")
+    xmin, ymin, xmax, ymax = (float(v) for v in bbox)
+    if not all(math.isfinite(v) for v in (xmin, ymin, xmax, ymax)):
+        raise ConfigError(f"A bbox needs finite numbers; got {tuple(bbox)!r}.")
+    if not (xmin < xmax and ymin < ymax):
+        raise ConfigError(f"A bbox needs xmin < xmax and ymin < ymax; got {tuple(bbox)!r}.")
+    return xmin, ymin, xmax, ymax
+
+
 def envelope(
     bbox: Sequence[float], *, srid: int, target_srid: int, densify: bool = True
 ) -> ParsedGeometry:
     """The rectangle ``(xmin, ymin, xmax, ymax)`` in ``srid``, as a polygon in
     ``target_srid`` (densified before reprojection, so curved edges lose no area).
     """
-    if len(bbox) != 4:
-        raise ConfigError(f"A bbox is (xmin, ymin, xmax, ymax); got {tuple(bbox)!r}.")
-    xmin, ymin, xmax, ymax = (float(v) for v in bbox)
-    if not (xmin < xmax and ymin < ymax):
-        raise ConfigError(f"A bbox needs xmin < xmax and ymin < ymax; got {tuple(bbox)!r}.")
+    xmin, ymin, xmax, ymax = _checked_bbox(bbox)
     box = shapely.box(xmin, ymin, xmax, ymax)
     if srid != target_srid:
         if densify:
@@ -57,8 +65,16 @@ def envelope(
 
 
 def in_bbox(column: Any, bbox: Sequence[float], *, srid: int = 4326) -> ColumnElement[bool]:
-    """``column && <bbox>``: bounding-box overlap with a rectangle given in ``srid``."""
+    """``column && <bbox>``: bounding-box overlap with a rectangle given in ``srid``.
+
+    In the column's own SRID that is ``ST_MakeEnvelope`` of four bound numbers (what one
+    would write by hand); in another, the densified rectangle reprojected in Python.
+    """
     facts = column_facts(column)
+    if srid == facts.srid and not facts.geography:
+        xmin, ymin, xmax, ymax = _checked_bbox(bbox)
+        corners = (bindparam(None, v, type_=Float, unique=True) for v in (xmin, ymin, xmax, ymax))
+        return facts.expression.op("&&")(func.ST_MakeEnvelope(*corners, srid))
     window = envelope(bbox, srid=srid, target_srid=facts.srid)
     return facts.expression.op("&&")(bind_geometry(window))
 

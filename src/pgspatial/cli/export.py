@@ -34,7 +34,12 @@ def export_command(  # noqa: PLR0917 - Typer maps each parameter to an option
 ) -> None:
     """Export a spatial table; GeoJSON follows RFC 7946 (EPSG:4326)."""
     from pgspatial.engine import create_engine
-    from pgspatial.serialize.export import estimate_rows, export_statement, export_table, parse_bbox
+    from pgspatial.serialize.export import (
+        estimate_rows,
+        export_prepared,
+        export_statement,
+        parse_bbox,
+    )
 
     box = parse_bbox(bbox) if bbox else None
     engine = create_engine(resolve_database_url(Settings()))
@@ -45,9 +50,9 @@ def export_command(  # noqa: PLR0917 - Typer maps each parameter to an option
                    TextColumn("(estimate)"), TimeElapsedColumn())  # fmt: skip
         with Progress(*columns, console=console, disable=output is None) as bar:
             task = bar.add_task(f"{live.qualified_name} -> {output_format}", total=total)
-            written = export_table(
-                engine, table, output if output is not None else sys.stdout.buffer,
-                output_format=output_format, bbox=box, where=where, precision=precision,
+            written = export_prepared(
+                engine, stmt, live, output if output is not None else sys.stdout.buffer,
+                output_format=output_format, precision=precision,
                 progress=lambda n: bar.advance(task, n),
             )  # fmt: skip
     finally:

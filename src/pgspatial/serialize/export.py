@@ -22,7 +22,7 @@ from pgspatial.predicates import in_bbox
 from pgspatial.serialize.copyout import compile_for_copy
 from pgspatial.serialize.output import ExportFormat, stream_features
 
-__all__ = ["estimate_rows", "export_statement", "export_table", "parse_bbox"]
+__all__ = ["estimate_rows", "export_prepared", "export_statement", "export_table", "parse_bbox"]
 
 
 def parse_bbox(value: str) -> tuple[float, float, float, float]:
@@ -112,6 +112,24 @@ def export_table(
     failed export leaves no half-written file behind.
     """
     stmt, live = export_statement(engine, table_name, bbox=bbox, where=where)
+    return export_prepared(
+        engine, stmt, live, destination, output_format=output_format, precision=precision,
+        progress=progress,
+    )  # fmt: skip
+
+
+def export_prepared(
+    engine: Engine,
+    stmt: Select[Any],
+    live: SpatialTable,
+    destination: Path | BinaryIO,
+    *,
+    output_format: ExportFormat = "geojson",
+    precision: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """:func:`export_table` for the ``(stmt, live)`` that :func:`export_statement` gave, so
+    a caller that needed them first (for an estimate) does not look the table up twice."""
     id_column = live.primary_key[0] if len(live.primary_key) == 1 else None
     header_rows = 1 if output_format == "csv" else 0
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from pgspatial.columns import spatial_column
 from pgspatial.errors import ConfigError, TileTooLarge
 from pgspatial.predicates import in_tile, tile_envelope
+from pgspatial.predicates.windows import tile_bounds
 from pgspatial.sampledata.models import Parcel
 from pgspatial.serialize.copyout import compile_for_copy
 from pgspatial.serialize.tiles import tile_select, vector_tile, vector_tile_async
@@ -366,3 +367,20 @@ def test_tile_filter_is_indexable_at_zoom_14_to_16(tiles_db, z):
     )
     names, _ = plan_of(tiles_db.engine, bad, seqscan=False)
     assert "ix_parcels_geom" not in names
+
+
+@pytest.mark.parametrize(
+    ("tile", "margin"),
+    [((14, 4823, 6160), 0.0), ((14, 4823, 6160), 64 / 4096), ((3, 2, 2), 0.25), ((0, 0, 0), 0.0)],
+)
+def test_tile_bounds_in_4326_match_postgis(pgspatial_connection, tile, margin):
+    """The analytic lon/lat rectangle of a tile equals PostGIS's transformed envelope."""
+    z, x, y = tile
+    expected = pgspatial_connection.execute(
+        text(
+            "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Transform("
+            "ST_TileEnvelope(:z, :x, :y, margin => :m), 4326) AS e) AS s"
+        ),
+        {"z": z, "x": x, "y": y, "m": margin},
+    ).one()
+    assert tile_bounds(z, x, y, srid=4326, margin=margin) == pytest.approx(expected, abs=1e-9)

@@ -46,20 +46,31 @@ def envelope_param(params):
     return envelope
 
 
-def test_filter_is_on_the_untransformed_column_against_a_bound_envelope():
+def corners(params):
+    return [v for v in params.values() if isinstance(v, float)]
+
+
+def test_filter_is_on_the_untransformed_column_against_bound_corners():
     sql, params = compiled(tile_select(Parcel, *TILE))
-    assert re.search(r"WHERE pgspatial_features\.geom && ST_GeomFromEWKT\(%\(\w+\)s\)", sql)
+    # in EPSG:4326 the tile is an exact lon/lat rectangle: four numbers, no polygon
+    assert "WHERE pgspatial_features.geom && ST_MakeEnvelope(" in sql
+    west, south, east, north = corners(params)
+    assert -74.1 < west < east < -73.9 and 40.6 < south < north < 40.8
+
+
+def test_a_projected_column_gets_a_densified_envelope():
+    sql, params = compiled(tile_select(Parcel2263, *TILE))
+    assert "WHERE pgspatial_features.geom && ST_GeomFromEWKT(" in sql
     envelope = envelope_param(params)
-    assert envelope.srid == 4326  # the envelope comes to the column, not the other way
-    # densified: a reprojected square has curved edges
-    assert envelope.shape.exterior.coords.__len__() > 5
+    assert envelope.srid == 2263  # the envelope comes to the column, not the other way
+    assert len(envelope.shape.exterior.coords) > 5  # reprojected edges are curved
 
 
 def test_transform_only_inside_st_asmvtgeom():
     sql, _ = compiled(tile_select(Parcel, *TILE))
     assert sql.count("ST_Transform(") == 1
     assert (
-        "ST_AsMVTGeom(ST_Transform(pgspatial_features.geom, 3857), "
+        "ST_AsMVTGeom(ST_Transform(candidates.geom, 3857), "
         "ST_TileEnvelope(14, 4823, 6160), 4096, 64, true)"
     ) in sql
     where = sql.split(" WHERE ", 1)[1]
@@ -69,16 +80,16 @@ def test_transform_only_inside_st_asmvtgeom():
 def test_no_transform_for_a_3857_column():
     sql, params = compiled(tile_select(Parcel3857, *TILE))
     assert "ST_Transform" not in sql
-    assert "ST_AsMVTGeom(pgspatial_features.geom, ST_TileEnvelope(14, 4823, 6160)" in sql
-    assert "WHERE pgspatial_features.geom && ST_GeomFromEWKT(" in sql
-    envelope = envelope_param(params)
-    assert envelope.srid == 3857
-    assert len(envelope.shape.exterior.coords) == 5  # same CRS: the plain square
+    assert "ST_AsMVTGeom(candidates.geom, ST_TileEnvelope(14, 4823, 6160)" in sql
+    assert "WHERE pgspatial_features.geom && ST_MakeEnvelope(" in sql
+    west, south, east, north = corners(params)  # same CRS: the plain square
+    side = 2 * 20037508.342789244 / 2**14 * (1 + 2 * 64 / 4096)  # the 64-pixel buffer
+    assert east - west == pytest.approx(side) and north - south == pytest.approx(side)
 
 
 def test_geography_is_cast_to_geometry_inside_st_asmvtgeom_only():
     sql, _ = compiled(tile_select(ParcelGeography, *TILE))
-    assert "ST_AsMVTGeom(ST_Transform(geometry(pgspatial_features.geom), 3857)" in sql
+    assert "ST_AsMVTGeom(ST_Transform(geometry(candidates.geom), 3857)" in sql
     assert "WHERE pgspatial_features.geom && " in sql
 
 
@@ -88,8 +99,15 @@ def test_feature_cap_is_a_limit_and_a_count():
     assert "CASE WHEN (count(*) <= 1000) THEN ST_AsMVT(mvtgeom," in sql
     assert "count(*) AS features" in sql
     uncapped, _ = compiled(tile_select(Parcel, *TILE, max_features=None))
-    assert "LIMIT" not in uncapped
+    assert "LIMIT ALL OFFSET 0" in uncapped  # no cap, but still a subquery of its own
     assert "CASE" not in uncapped
+
+
+def test_candidates_are_raw_rows_and_the_tile_math_is_above_them():
+    sql, _ = compiled(tile_select(Parcel, *TILE, id_column="id", properties=["land_use"]))
+    candidates = sql.split("FROM (SELECT pgspatial_features.", 1)[1]
+    assert "ST_AsMVTGeom" not in candidates and "ST_Transform" not in candidates
+    assert "LIMIT 50001) AS candidates" in sql
 
 
 def test_layer_id_and_properties():
@@ -97,8 +115,8 @@ def test_layer_id_and_properties():
         Parcel, *TILE, id_column="id", properties=["land_use", "assessed_value"], layer="lots"
     )
     sql, params = compiled(stmt)
-    assert "SELECT pgspatial_features.id AS id, pgspatial_features.land_use AS land_use" in sql
-    assert "CAST(pgspatial_features.assessed_value AS DOUBLE PRECISION) AS assessed_value" in sql
+    assert "SELECT candidates.id AS id, candidates.land_use AS land_use" in sql
+    assert "CAST(candidates.assessed_value AS DOUBLE PRECISION) AS assessed_value" in sql
     assert "parcel_id" not in sql.split(" FROM ", 1)[0]
     values = [v for v in params.values() if isinstance(v, str)]
     assert values == ["lots", "geom", "id"]  # ST_AsMVT(row, layer, extent, geom_name, id_name)
@@ -114,7 +132,7 @@ def test_default_layer_names():
 def test_extent_and_buffer_shape_the_clip_and_the_window():
     sql, params = compiled(tile_select(Parcel3857, *TILE, extent=512, buffer=256))
     assert "ST_TileEnvelope(14, 4823, 6160), 512, 256, true)" in sql
-    xmin, _, xmax, _ = envelope_param(params).shape.bounds
+    xmin, _, xmax, _ = corners(params)
     size = 2 * 20037508.342789244 / 2**14
     assert xmax - xmin == pytest.approx(2 * size)  # half a tile each side
 
@@ -195,9 +213,7 @@ class Parcel2263(Base):
 
 @pytest.mark.parametrize("tile", [(3, 0, 3), (3, 7, 3), (14, 0, 6000), (14, 16383, 6000)])
 def test_buffer_across_the_antimeridian_is_clipped_to_the_world(tile):
-    envelope = envelope_param(compiled(tile_select(Parcel, *tile))[1])
-    xmin, _, xmax, _ = envelope.shape.bounds
-    assert envelope.shape.is_valid
+    xmin, _, xmax, _ = corners(compiled(tile_select(Parcel, *tile))[1])
     assert (xmin == -180.0) if tile[1] == 0 else (xmax == 180.0)
     assert xmax - xmin < 360 / 2 ** tile[0] * 1.1
 

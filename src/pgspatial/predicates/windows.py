@@ -22,16 +22,19 @@ from pgspatial.predicates.common import bind_geometry, column_facts, query_geome
 
 __all__ = [
     "WEB_MERCATOR_HALF_WORLD",
+    "box_overlap",
     "contains",
     "covered_by",
     "envelope",
     "in_bbox",
     "in_tile",
     "intersects",
+    "tile_bounds",
     "tile_envelope",
 ]
 
 WEB_MERCATOR = 3857
+GEOGRAPHIC = 4326
 WEB_MERCATOR_HALF_WORLD = 20037508.342789244  # as PostGIS ST_TileEnvelope's default bounds
 _DENSIFY_SEGMENTS = 64  # points per edge when a rectangle changes CRS
 
@@ -72,9 +75,7 @@ def in_bbox(column: Any, bbox: Sequence[float], *, srid: int = 4326) -> ColumnEl
     """
     facts = column_facts(column)
     if srid == facts.srid and not facts.geography:
-        xmin, ymin, xmax, ymax = _checked_bbox(bbox)
-        corners = (bindparam(None, v, type_=Float, unique=True) for v in (xmin, ymin, xmax, ymax))
-        return facts.expression.op("&&")(func.ST_MakeEnvelope(*corners, srid))
+        return box_overlap(facts.expression, _checked_bbox(bbox), srid)
     window = envelope(bbox, srid=srid, target_srid=facts.srid)
     return facts.expression.op("&&")(bind_geometry(window))
 
@@ -102,35 +103,71 @@ def covered_by(column: Any, geometry: Any, *, transform: bool = False) -> Column
     return _relation(func.ST_CoveredBy, column, geometry, transform)
 
 
+def _tile_square(
+    z: int, x: int, y: int, margin: float, *, clamp: bool
+) -> tuple[float, float, float, float]:
+    """The tile (and margin) in EPSG:3857 metres, as ``ST_TileEnvelope`` computes it."""
+    if z < 0 or not (0 <= x < 2**z and 0 <= y < 2**z):
+        raise ConfigError(f"No tile {z}/{x}/{y}: x and y run from 0 to {2 ** max(z, 0) - 1}.")
+    half = WEB_MERCATOR_HALF_WORLD
+    size = 2 * half / 2**z
+    xmin = -half + x * size - margin * size
+    xmax = -half + (x + 1) * size + margin * size
+    ymax = half - y * size + margin * size
+    ymin = half - (y + 1) * size - margin * size
+    if clamp:
+        # A margin can push the square past the Mercator world: beyond ±180° PROJ wraps the
+        # longitudes and the reprojected ring folds onto itself; beyond the top and bottom
+        # the inverse projection is undefined. Clamp to the world first.
+        return max(-half, xmin), max(-half, ymin), min(half, xmax), min(half, ymax)
+    return xmin, ymin, xmax, ymax
+
+
+def tile_bounds(
+    z: int, x: int, y: int, *, srid: int, margin: float = 0.0
+) -> tuple[float, float, float, float] | None:
+    """The tile (and margin) as an exact rectangle in ``srid`` where it is one, else None.
+
+    In EPSG:3857 it is the square itself; in EPSG:4326 too, since the inverse Mercator maps
+    x to longitude and y to latitude separately (the square's edges stay straight).
+    """
+    if srid == WEB_MERCATOR:
+        return _tile_square(z, x, y, margin, clamp=False)
+    if srid != GEOGRAPHIC:
+        return None
+    xmin, ymin, xmax, ymax = _tile_square(z, x, y, margin, clamp=True)
+    half = WEB_MERCATOR_HALF_WORLD
+
+    def lat(metres: float) -> float:
+        return math.degrees(math.atan(math.sinh(metres / half * math.pi)))
+
+    return xmin / half * 180.0, lat(ymin), xmax / half * 180.0, lat(ymax)
+
+
+def box_overlap(expression: Any, bounds: Sequence[float], srid: int) -> ColumnElement[bool]:
+    """``expression && ST_MakeEnvelope(...)`` with the four numbers bound (no geometry made
+    in Python; the statement is the same for every box, so its compiled form is reused).
+    """
+    corners = (bindparam(None, float(v), type_=Float, unique=True) for v in bounds)
+    condition: ColumnElement[bool] = expression.op("&&")(func.ST_MakeEnvelope(*corners, srid))
+    return condition
+
+
 def tile_envelope(
     z: int, x: int, y: int, *, srid: int = WEB_MERCATOR, margin: float = 0.0
 ) -> ParsedGeometry:
     """The XYZ tile's square as PostGIS ``ST_TileEnvelope(z, x, y, margin => m)`` makes it,
     in ``srid`` (densified before reprojection when ``srid`` is not 3857).
     """
-    if z < 0 or not (0 <= x < 2**z and 0 <= y < 2**z):
-        raise ConfigError(f"No tile {z}/{x}/{y}: x and y run from 0 to {2 ** max(z, 0) - 1}.")
-    size = 2 * WEB_MERCATOR_HALF_WORLD / 2**z
-    xmin = -WEB_MERCATOR_HALF_WORLD + x * size - margin * size
-    xmax = -WEB_MERCATOR_HALF_WORLD + (x + 1) * size + margin * size
-    ymax = WEB_MERCATOR_HALF_WORLD - y * size + margin * size
-    ymin = WEB_MERCATOR_HALF_WORLD - (y + 1) * size - margin * size
-    if srid != WEB_MERCATOR:
-        # A margin can push the square past the Mercator world: beyond ±180° PROJ wraps the
-        # longitudes and the reprojected ring folds onto itself; beyond the top and bottom
-        # the inverse projection is undefined. Clamp to the world first.
-        half = WEB_MERCATOR_HALF_WORLD
-        xmin, ymin, xmax, ymax = (
-            max(-half, xmin),
-            max(-half, ymin),
-            min(half, xmax),
-            min(half, ymax),
-        )
-    return envelope((xmin, ymin, xmax, ymax), srid=WEB_MERCATOR, target_srid=srid)
+    square = _tile_square(z, x, y, margin, clamp=srid != WEB_MERCATOR)
+    return envelope(square, srid=WEB_MERCATOR, target_srid=srid)
 
 
 def in_tile(column: Any, z: int, x: int, y: int, *, margin: float = 0.0) -> ColumnElement[bool]:
     """``column && <tile envelope in the column's SRID>``: the rows a tile may draw."""
     facts = column_facts(column)
+    bounds = None if facts.geography else tile_bounds(z, x, y, srid=facts.srid, margin=margin)
+    if bounds is not None:
+        return box_overlap(facts.expression, bounds, facts.srid)
     window = tile_envelope(z, x, y, srid=facts.srid, margin=margin)
     return facts.expression.op("&&")(bind_geometry(window))

@@ -9,16 +9,17 @@ apps in one process share nothing. Responses are gzip-compressed when the client
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
 
 from pgspatial import __version__, create_async_engine, session_factory
 from pgspatial.service import domain, health, mappage, ogc, tiles
 from pgspatial.service.collections import CollectionRegistry
-from pgspatial.service.errors import PROBLEM_RESPONSES, install_error_handlers, problem
+from pgspatial.service.errors import PROBLEM_RESPONSES, install_error_handlers
+from pgspatial.service.limits import BodySizeLimit
 from pgspatial.service.settings import ServiceSettings
 from pgspatial.service.state import ServiceState
 
@@ -78,22 +79,7 @@ def create_app(settings: ServiceSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    limit = settings.max_body_bytes
-
-    @app.middleware("http")
-    async def limit_body(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        """Refuse bodies larger than ``max_body_bytes`` before reading them."""
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > limit):
-            return problem(
-                413,
-                "Request body too large",
-                f"The body is larger than {limit:,} bytes; send a smaller geometry or split it.",
-            )
-        return await call_next(request)
-
+    app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
     app.add_middleware(GZipMiddleware, minimum_size=settings.gzip_minimum_bytes)
     for router in (ogc.router, domain.router, tiles.router, health.router):
         app.include_router(router, responses=PROBLEM_RESPONSES)

@@ -36,8 +36,12 @@ class ServiceState:
         await self.engine.dispose()
 
 
-def get_state(request: Request) -> ServiceState:
-    """FastAPI dependency: the app's state (raises when used outside the lifespan)."""
+async def get_state(request: Request) -> ServiceState:
+    """FastAPI dependency: the app's state (raises when used outside the lifespan).
+
+    ``async`` although it awaits nothing: FastAPI runs a plain ``def`` dependency in its
+    thread pool, a hand-off per request.
+    """
     state = getattr(request.app.state, "pgspatial", None)
     if not isinstance(state, ServiceState):
         raise ConfigError(

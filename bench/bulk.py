@@ -87,6 +87,7 @@ print(json.dumps({"import_s": imported - started, "read_s": t1 - t0, "write_s": 
 """
 
 CEILING = "server COPY FROM file, binary (ceiling)"
+CEILING_ANALYZE = "server COPY FROM file, binary, then ANALYZE (reference)"
 BULK_LOAD = "pgspatial bulk_load (reject mode, validation, ANALYZE)"
 LOAD_FILE = "pgspatial load_file GeoPackage (in-process)"
 LOAD_COMMAND = "pgspatial load GeoPackage (command)"
@@ -187,6 +188,13 @@ def run_all(  # noqa: PLR0915 - the variants read best side by side
         with psycopg.connect(dataset.libpq) as conn:
             conn.execute(ceiling_statement)
 
+    def ceiling_and_analyze() -> None:
+        # The ceiling plus the ANALYZE the issue requires of pgspatial's load: what no
+        # loader that leaves fresh statistics can beat.
+        with psycopg.connect(dataset.libpq) as conn:
+            conn.execute(ceiling_statement)
+            conn.execute("ANALYZE bulk.parcels")
+
     def with_bulk_load() -> Sample:
         report = bulk_load(engine, "bulk.parcels", rows)
         if report.rows_loaded != n or not report.analyzed:
@@ -240,6 +248,7 @@ def run_all(  # noqa: PLR0915 - the variants read best side by side
 
     variants: dict[str, Callable[[], object]] = {
         CEILING: ceiling,
+        CEILING_ANALYZE: ceiling_and_analyze,
         BULK_LOAD: with_bulk_load,
         LOAD_FILE: with_load_file,
         LOAD_COMMAND: load_command,
@@ -278,6 +287,11 @@ def targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         ratio = by[BULK_LOAD]["ratio_to_ceiling"]
         found.append({"workload": "bulk load", "target": "bulk_load <= 1.15x server COPY",
                       "measured": f"{ratio:.2f}x", "met": ratio <= 1.15})  # fmt: skip
+        if CEILING_ANALYZE in by:
+            vs = by[BULK_LOAD]["median_s"] / by[CEILING_ANALYZE]["median_s"]
+            found.append({"workload": "bulk load",
+                          "target": "(reference) bulk_load vs server COPY + ANALYZE",
+                          "measured": f"{vs:.2f}x", "met": None})  # fmt: skip
     if LOAD_COMMAND in by and OGR2OGR in by:
         ratio = by[LOAD_COMMAND]["median_s"] / by[OGR2OGR]["median_s"]
         found.append({"workload": "bulk load",

@@ -223,12 +223,16 @@ def run_command(
     process: the kernel's ``ru_maxrss`` of a child counts the memory of the process it was
     forked from, so ``wait4`` from this (large) process would report our own size instead.
     """
+    environment = {**os.environ, **(env or {})}
+    # An installed package has its bytecode compiled (pip does it); a shell that sets
+    # PYTHONDONTWRITEBYTECODE would make every Python command recompile its modules.
+    environment.pop("PYTHONDONTWRITEBYTECODE", None)
     with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
         prefix = [str(GNU_TIME), "-f", "%M", "-o", rss.name] if GNU_TIME.exists() else []
         started = time.perf_counter()
         done = subprocess.run(
             [*prefix, *argv], stdout=stdout, stderr=subprocess.PIPE, check=False,
-            env={**os.environ, **(env or {})},
+            env=environment,
         )  # fmt: skip
         elapsed = time.perf_counter() - started
         if done.returncode != 0:

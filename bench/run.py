@@ -130,7 +130,7 @@ def print_table(results: list[dict[str, Any]], targets: list[dict[str, Any]]) ->
     if targets:
         print("\ntargets")
         for target in targets:
-            verdict = "met" if target["met"] else "MISSED"
+            verdict = "info" if target["met"] is None else "met" if target["met"] else "MISSED"
             print(f"  {verdict:<6} {target['workload']}: {target['target']} ({target['measured']})")
 
 

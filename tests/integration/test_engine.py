@@ -7,6 +7,7 @@ import time
 
 import pytest
 from geoalchemy2 import WKBElement
+from psycopg.pq import TransactionStatus
 from sqlalchemy import Integer, String, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -340,3 +341,59 @@ async def test_async_server_restart_between_requests_is_invisible(open_tmp_dir):
         await engine.dispose()
     finally:
         cluster.destroy()
+
+
+# -- pool guards: a connection whose session is not idle is never handed out ----------------
+
+
+def _pid(conn):
+    return conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+
+
+@pytest.mark.parametrize("pre_ping", [True, False], ids=["pre-ping", "no-pre-ping"])
+def test_a_pooled_connection_left_in_a_transaction_is_replaced_not_handed_out(url, pre_ping):
+    engine = create_engine(url, pool_size=1, max_overflow=0, pool_pre_ping=pre_ping)
+    try:
+        with engine.connect() as conn:
+            driver = conn.connection.driver_connection
+            first = _pid(conn)
+        # Code still holding the driver connection uses it after it went back to the pool
+        # (what an abandoned COPY generator did when a client disconnected mid-stream).
+        driver.execute("SELECT 1")
+        assert driver.info.transaction_status == TransactionStatus.INTRANS
+        with engine.connect() as conn:
+            assert _pid(conn) != first
+        assert driver.closed
+    finally:
+        engine.dispose()
+
+
+def test_a_connection_returned_inside_a_transaction_is_closed_not_pooled(url):
+    engine = create_engine(url, pool_size=1, max_overflow=0, pool_reset_on_return=None)
+    try:
+        raw = engine.raw_connection()
+        driver = raw.driver_connection
+        driver.execute("SELECT 1")
+        raw.close()  # no reset on return: it would go back to the pool INTRANS
+        assert driver.closed
+        with engine.connect() as conn:
+            assert _pid(conn) is not None
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("pre_ping", [True, False], ids=["pre-ping", "no-pre-ping"])
+@pytest.mark.asyncio
+async def test_async_pool_replaces_a_connection_left_in_a_transaction(url, pre_ping):
+    engine = create_async_engine(url, pool_size=1, max_overflow=0, pool_pre_ping=pre_ping)
+    try:
+        async with engine.connect() as conn:
+            driver = (await conn.get_raw_connection()).driver_connection
+            first = (await conn.exec_driver_sql("SELECT pg_backend_pid()")).scalar()
+        await driver.execute("SELECT 1")
+        assert driver.info.transaction_status == TransactionStatus.INTRANS
+        async with engine.connect() as conn:
+            assert (await conn.exec_driver_sql("SELECT pg_backend_pid()")).scalar() != first
+        assert driver.closed
+    finally:
+        await engine.dispose()

@@ -7,6 +7,9 @@ comes back. They never start a server. What they add:
 - pool defaults (size, overflow, pre-ping, recycle) and per-connection timeouts and planner
   settings from :class:`~pgspatial.settings.Settings`;
 - PgBouncer mode (``pgbouncer=True``): no prepared statements, settings per transaction;
+- pool guards (:mod:`pgspatial.engine.pool`): a connection whose session is not idle (left
+  in a transaction or mid-COPY, e.g. by a request whose client disconnected) is never
+  pooled or handed out; the pool replaces it instead of failing the next request;
 - errors translated to the PgSpatialError tree (``QueryTimeout``, ``InvalidGeometry``, ...).
 """
 
@@ -23,6 +26,7 @@ from sqlalchemy.ext.asyncio import create_async_engine as sa_create_async_engine
 
 from pgspatial.dberrors import install_error_translation
 from pgspatial.engine.options import SessionSettings
+from pgspatial.engine.pool import install_pool_guards
 from pgspatial.errors import ConfigError
 from pgspatial.settings import Settings
 from pgspatial.urls import sqlalchemy_url
@@ -83,6 +87,9 @@ def _apply_per_transaction(engine: Engine, session: SessionSettings) -> None:
 
 def _finish(engine: Engine, session: SessionSettings, pgbouncer: bool) -> Engine:
     _CONFIGURED[engine] = session
+    # Sync and async alike: for an AsyncEngine this is its sync_engine, whose pool events
+    # see SQLAlchemy's adapter around the psycopg AsyncConnection.
+    install_pool_guards(engine)
     if pgbouncer:
         _apply_per_transaction(engine, session)
     timeout = session.get("statement_timeout")

@@ -5,15 +5,22 @@ repeated protobuf field, so two ``ST_AsMVT`` results concatenate into one valid 
 ``/collections/{id}/tiles/{z}/{x}/{y}.mvt`` has one layer named after the collection. An
 empty tile is a 204; a tile over ``tile_max_features`` candidates is a 400 that says to zoom
 in (refusing beats a truncated map that looks complete).
+
+Maps cancel tile requests as they pan. A cancelled handler still closes its session to the
+end (:func:`pgspatial.engine.pool.finish`) before it unwinds: the transaction is rolled
+back and the connection is back in the pool, idle, not left to a task nobody awaits.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, Path, Response
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from pgspatial import vector_tile_async
+from pgspatial.engine.pool import finish
 from pgspatial.errors import ConfigError
 from pgspatial.sampledata.models import Parcel, ZoningDistrict
 from pgspatial.service.state import ServiceState, get_state, require_collection
@@ -37,6 +44,20 @@ def _check(z: int, x: int, y: int) -> None:
         raise ConfigError(f"Tile {z}/{x}/{y} does not exist: x and y must be below 2^z = {2**z}.")
 
 
+T = TypeVar("T")
+
+
+async def _in_session(
+    sessions: async_sessionmaker[AsyncSession], work: Callable[[AsyncSession], Awaitable[T]]
+) -> T:
+    """``work(session)``, the session closed to completion even if the request is cancelled."""
+    session = sessions()
+    try:
+        return await work(session)
+    finally:
+        await finish(session.close())
+
+
 def _tile(data: bytes) -> Response:
     if not data:
         return Response(status_code=204, media_type=MVT)
@@ -48,7 +69,8 @@ async def demo_tile(state: State, z: Z, x: X, y: Y) -> Response:
     """Layers ``zoning`` (zone_code) and ``parcels`` (land_use, year_built), ids included."""
     _check(z, x, y)
     cap = state.settings.tile_max_features
-    async with state.sessions() as session:
+
+    async def both_layers(session: AsyncSession) -> bytes:
         zoning = await vector_tile_async(
             session, ZoningDistrict, z, x, y, layer="zoning", id_column="id",
             properties=["zone_code"], max_features=cap,
@@ -57,7 +79,9 @@ async def demo_tile(state: State, z: Z, x: X, y: Y) -> Response:
             session, Parcel, z, x, y, layer="parcels", id_column="id",
             properties=["parcel_id", "land_use", "year_built"], max_features=cap,
         )  # fmt: skip
-    return _tile(zoning + parcels)
+        return zoning + parcels
+
+    return _tile(await _in_session(state.sessions, both_layers))
 
 
 @router.get(
@@ -69,8 +93,9 @@ async def collection_tile(state: State, collection_id: str, z: Z, x: X, y: Y) ->
     """One layer named after the collection; feature ids when its key is an integer."""
     _check(z, x, y)
     found = await require_collection(state, collection_id)
-    async with state.sessions() as session:
-        data = await vector_tile_async(
+
+    async def one_layer(session: AsyncSession) -> bytes:
+        return await vector_tile_async(
             session,
             found.table,
             z, x, y,
@@ -79,4 +104,5 @@ async def collection_tile(state: State, collection_id: str, z: Z, x: X, y: Y) ->
             geometry_column=found.geometry_column,
             max_features=state.settings.tile_max_features,
         )  # fmt: skip
-    return _tile(data)
+
+    return _tile(await _in_session(state.sessions, one_layer))

@@ -62,7 +62,8 @@ lint: install
 
 # The peers (wrk, GDAL, TiPg and geopandas in .venv-bench/) are the bench's own, never the
 # library's dependencies. `make bench` takes under 30 minutes, `make bench-quick` under 5.
-bench-setup: sysdeps install
+# The service benches run the service as installed by its extra (uvicorn[standard]: uvloop).
+bench-setup: sysdeps $(SERVICE_STAMP)
 	@scripts/bench-setup
 
 bench: db-start bench-setup

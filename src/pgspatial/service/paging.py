@@ -8,7 +8,7 @@
 - **No key** (a view, a table without a primary key): ``OFFSET`` pages over an order on
   every column, so pages are stable and disjoint; rows that are equal in every column are
   interchangeable, so none is lost. Each page costs a sort of the relation: give it a
-  primary key for keyset pages (``doctor`` reports tables without one).
+  primary key for keyset pages.
 """
 
 from __future__ import annotations

@@ -12,9 +12,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import text
+from sqlalchemy import ColumnElement, Text, cast, func, select, text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 if TYPE_CHECKING:
     from pgspatial.service.collections import Collection
@@ -33,34 +33,27 @@ FROM (SELECT ST_Transform(ST_SetSRID(CAST(:box AS box2d)::geometry, :srid), 4326
 """
 
 
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-async def _box(engine: AsyncEngine, collection: Collection) -> str | None:
+async def _box(conn: AsyncConnection, collection: Collection) -> str | None:
     """The geometry column's box2d as text, estimated or (small relations) exact."""
     relation = collection.relation
     column = collection.geometry_column
-    async with engine.connect() as conn:
-        if relation.kind in _TABLE_KINDS and relation.columns[0].kind == "geometry":
-            estimated = await conn.scalar(
-                text("SELECT CAST(ST_EstimatedExtent(:schema, :table, :column) AS text)"),
-                {"schema": relation.schema, "table": relation.name, "column": column},
-            )
-            if estimated:
-                return str(estimated)
-        if relation.kind == "view" or relation.size_bytes > EXACT_SCAN_BYTES:
-            return None
-        exact = await conn.scalar(
-            text(
-                f"SELECT CAST(ST_Extent(CAST({_quoted(column)} AS geometry)) AS text) "
-                f"FROM {_quoted(relation.schema)}.{_quoted(relation.name)}"
-            )
+    if relation.kind in _TABLE_KINDS and relation.columns[0].kind == "geometry":
+        estimated = await conn.scalar(
+            text("SELECT CAST(ST_EstimatedExtent(:schema, :table, :column) AS text)"),
+            {"schema": relation.schema, "table": relation.name, "column": column},
         )
-        return str(exact) if exact else None
+        if estimated:
+            return str(estimated)
+    if relation.kind == "view" or relation.size_bytes > EXACT_SCAN_BYTES:
+        return None
+    geometry: ColumnElement[Any] = collection.table.c[column]
+    if relation.columns[0].kind == "geography":
+        geometry = func.geometry(geometry)
+    exact = await conn.scalar(select(cast(func.ST_Extent(geometry), Text)))
+    return str(exact) if exact else None
 
 
-async def _interval(engine: AsyncEngine, collection: Collection) -> list[str | None] | None:
+async def _interval(conn: AsyncConnection, collection: Collection) -> list[str | None] | None:
     name = collection.temporal_column
     relation = collection.relation
     if name is None:
@@ -68,15 +61,8 @@ async def _interval(engine: AsyncEngine, collection: Collection) -> list[str | N
     indexed = any(index.columns[:1] == (name,) for index in relation.indexes)
     if not indexed and (relation.kind == "view" or relation.size_bytes > EXACT_SCAN_BYTES):
         return None
-    async with engine.connect() as conn:
-        row = (
-            await conn.execute(
-                text(
-                    f"SELECT min({_quoted(name)}), max({_quoted(name)}) "
-                    f"FROM {_quoted(relation.schema)}.{_quoted(relation.name)}"
-                )
-            )
-        ).one()
+    column = collection.table.c[name]
+    row = (await conn.execute(select(func.min(column), func.max(column)))).one()
     return [_iso(row[0]), _iso(row[1])]
 
 
@@ -93,15 +79,16 @@ async def collection_extent(engine: AsyncEngine, collection: Collection) -> dict
     """The OGC ``extent`` member (empty when neither extent is cheap to know)."""
     extent: dict[str, Any] = {}
     try:
-        box = await _box(engine, collection)
-        if box is not None and collection.srid > 0:
-            async with engine.connect() as conn:
+        async with engine.connect() as conn:
+            box = await _box(conn, collection)
+            if box is not None and collection.srid > 0:
                 row = (
                     await conn.execute(text(_TO_LONLAT), {"box": box, "srid": collection.srid})
                 ).one()
-            if all(v is not None for v in row):
-                extent["spatial"] = {"bbox": [[round(float(v), 7) for v in row]], "crs": _CRS84}
-        interval = await _interval(engine, collection)
+                if all(v is not None for v in row):
+                    bbox = [[round(float(v), 7) for v in row]]
+                    extent["spatial"] = {"bbox": bbox, "crs": _CRS84}
+            interval = await _interval(conn, collection)
     except DBAPIError:  # a relation dropped meanwhile, a timeout: describe it without extent
         return extent
     if interval is not None:

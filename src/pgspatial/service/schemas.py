@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pgspatial.geometry.decode import GEOJSON_GEOMETRY_TYPES
+
 __all__ = [
     "COLLECTION",
     "COLLECTIONS",
@@ -24,22 +26,13 @@ __all__ = [
 
 Schema = dict[str, Any]
 
-_GEOMETRY_TYPES = [
-    "Point",
-    "LineString",
-    "Polygon",
-    "MultiPoint",
-    "MultiLineString",
-    "MultiPolygon",
-    "GeometryCollection",
-]
 
 GEOMETRY: Schema = {
     "title": "GeoJSON geometry",
     "type": "object",
     "required": ["type"],
     "properties": {
-        "type": {"type": "string", "enum": _GEOMETRY_TYPES},
+        "type": {"type": "string", "enum": sorted(GEOJSON_GEOMETRY_TYPES)},
         "coordinates": {"type": "array"},
         "geometries": {"type": "array", "items": {"type": "object"}},
     },

@@ -11,12 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine
 
-from pgspatial.sampledata import load_sample_data
 from pgspatial.service import ServiceSettings
-from pgspatial.testing import FreshDatabase, fresh_database
-from tests.service.serving import serve
+from pgspatial.testing import FreshDatabase
+from tests.service.serving import demo_database, serve
 
 PARCELS = 3_000
 CHROMIUM = os.environ.get("PGSPATIAL_CHROMIUM", "/usr/bin/chromium")
@@ -39,12 +37,7 @@ CHROMIUM_ARGS = [
 @pytest.fixture(scope="module")
 def map_db(pgspatial_database_url: str) -> Iterator[FreshDatabase]:
     """A fresh PostGIS database with the demo parcels and zoning (dropped after)."""
-    with fresh_database(pgspatial_database_url) as database:
-        engine = create_engine(database.url)
-        try:
-            load_sample_data(engine, parcels=PARCELS)
-        finally:
-            engine.dispose()
+    with demo_database(pgspatial_database_url, parcels=PARCELS) as database:
         yield database
 
 

@@ -6,11 +6,10 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 import pytest_asyncio
-from sqlalchemy import create_engine
 
-from pgspatial.sampledata import load_sample_data
 from pgspatial.service import ServiceSettings, create_app
-from pgspatial.testing import FreshDatabase, fresh_database
+from pgspatial.testing import FreshDatabase
+from tests.service.serving import demo_database
 
 PARCELS = 2_000
 
@@ -18,12 +17,7 @@ PARCELS = 2_000
 @pytest.fixture(scope="module")
 def service_db(pgspatial_database_url: str) -> Iterator[FreshDatabase]:
     """A fresh PostGIS database holding the demo parcels and zoning (dropped after)."""
-    with fresh_database(pgspatial_database_url) as database:
-        engine = create_engine(database.url)
-        try:
-            load_sample_data(engine, parcels=PARCELS)
-        finally:
-            engine.dispose()
+    with demo_database(pgspatial_database_url, parcels=PARCELS) as database:
         yield database
 
 

@@ -1,4 +1,5 @@
-"""Running the reference service under a real uvicorn, for tests that need a socket."""
+"""The reference service's test scaffolding: a fresh database holding the demo data, and
+the app under a real uvicorn for tests that need a socket."""
 
 import threading
 import time
@@ -7,9 +8,24 @@ from contextlib import contextmanager
 
 import httpx
 import uvicorn
+from sqlalchemy import create_engine
 
 from pgspatial.cli.serve import free_port
+from pgspatial.sampledata import load_sample_data
 from pgspatial.service import ServiceSettings, create_app
+from pgspatial.testing import FreshDatabase, fresh_database
+
+
+@contextmanager
+def demo_database(server_url: str, *, parcels: int) -> Iterator[FreshDatabase]:
+    """A fresh PostGIS database holding ``parcels`` demo parcels and the zoning (dropped after)."""
+    with fresh_database(server_url) as database:
+        engine = create_engine(database.url)
+        try:
+            load_sample_data(engine, parcels=parcels)
+        finally:
+            engine.dispose()
+        yield database
 
 
 @contextmanager

@@ -87,7 +87,7 @@ from sqlalchemy.orm import Mapper, Session
 from pgspatial.errors import ConfigError, InvalidGeometry, TileTooLarge
 from pgspatial.geometry.crs import ReprojectionError
 from pgspatial.predicates.common import bind_geometry, column_facts
-from pgspatial.predicates.windows import WEB_MERCATOR, box_overlap, tile_bounds, tile_envelope
+from pgspatial.predicates.windows import WEB_MERCATOR, in_tile, tile_envelope
 from pgspatial.serialize.features import FeatureSpec, feature_spec
 
 __all__ = [
@@ -213,18 +213,13 @@ def _tile_filter(
     state-plane CRS) falls back to testing the column transformed to EPSG:3857: exact,
     but not index-assisted; it only happens at zooms where a tile spans a continent.
     """
-    facts = column_facts(column)
-    bounds = None if facts.geography else tile_bounds(*tile, srid=facts.srid, margin=margin)
-    if bounds is not None:
-        return box_overlap(facts.expression, bounds, facts.srid)
     try:
-        window = tile_envelope(*tile, srid=facts.srid, margin=margin)
+        return in_tile(column, *tile, margin=margin)
     except (InvalidGeometry, ReprojectionError):
         square = tile_envelope(*tile, srid=WEB_MERCATOR, margin=margin)
-        geometry = func.geometry(column) if facts.geography else column
+        geometry = func.geometry(column) if column_facts(column).geography else column
         transformed = func.ST_Transform(geometry, literal_column(str(WEB_MERCATOR), Integer))
         return transformed.op("&&")(bind_geometry(square))
-    return facts.expression.op("&&")(bind_geometry(window))
 
 
 def _property(column: ColumnElement[Any]) -> ColumnElement[Any]:

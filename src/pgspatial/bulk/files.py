@@ -59,12 +59,14 @@ def load_file(
     report_path: str | Path | None = None,
     batch_rows: int = 10_000,
     progress: Callable[[int], None] | None = None,
+    defer_indexes: bool = True,
 ) -> LoadReport:
     """Load one layer of a GIS file into ``table`` (created when missing); see the module.
 
     ``source`` is a path, or the :class:`LayerInfo` of :func:`describe_layer` (which also
     gives the feature count for a progress bar). ``on_invalid``, ``report_path`` and
-    ``progress`` are as for :func:`~pgspatial.bulk.bulk_load`. ``promote_to_multi`` loads a
+    ``progress`` and ``defer_indexes`` (for an existing empty table) are as for
+    :func:`~pgspatial.bulk.bulk_load`. ``promote_to_multi`` loads a
     layer mixing Polygon and MultiPolygon (likewise lines, points) as the Multi type.
     """
     mode = check_mode(on_invalid)
@@ -96,6 +98,8 @@ def load_file(
             maps = fit_existing(target, layout.fields)
             names = [*(m.column for m in maps), geom]
             sources = [*(m.field for m in maps), layout.geometry_name]
+            if defer_indexes:
+                run.defer_indexes(connection, target.sql_name)
         run.table = target.qualified_name
         plan = plan_load(
             target, names, on_invalid=mode, transform=geometry.transform,
@@ -119,7 +123,7 @@ def load_file(
             run.refuse_if_rejected()
         if new is not None and pk is not None:
             _finish_new_table(connection, target, new, pk, geom, nulls=sink.null_geometries)
-        run.analyze(connection, target.sql_name)
+        run.finish(connection, target.sql_name)
     return run.report()
 
 

@@ -56,7 +56,9 @@ class LoadReport:
 
     ``rows_per_s`` is ``rows_read / elapsed_s``: the rate at which input was processed.
     ``report_path`` is the NDJSON file holding every rejected row, when one was written.
-    ``created`` is true when the load created the table (``pgspatial load``).
+    ``created`` is true when the load created the table (``pgspatial load``);
+    ``indexes_rebuilt`` names the indexes of an empty table that were dropped for the COPY
+    and built again after it (:mod:`pgspatial.bulk.indexes`).
     """
 
     table: str
@@ -70,6 +72,7 @@ class LoadReport:
     report_path: Path | None
     analyzed: bool
     created: bool = False
+    indexes_rebuilt: tuple[str, ...] = ()
 
     def summary(self) -> str:
         """One line for people: rows loaded, repaired, skipped, elapsed time and rate."""

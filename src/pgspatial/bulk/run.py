@@ -21,6 +21,7 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine
 
 from pgspatial.bulk.copying import CopySession, RowRefused, copy_session
+from pgspatial.bulk.indexes import DeferredIndexes, defer_indexes
 from pgspatial.bulk.plan import LoadPlan
 from pgspatial.bulk.report import LoadReport, OnInvalid, RejectLog, rejection_message
 from pgspatial.engine.timeouts import lift_timeouts
@@ -78,6 +79,7 @@ class LoadRun:
         self.session: CopySession | None = None
         self.analyzed = False
         self.created = False
+        self.deferred: DeferredIndexes | None = None
         self.failed = False
         self._started = time.perf_counter()
 
@@ -138,8 +140,16 @@ class LoadRun:
             self.failed = True
             raise LoadRejected(rejection_message(self.report(), self.mode), report=self.report())
 
-    def analyze(self, connection: Connection, sql_name: str) -> None:
-        """ANALYZE the table inside the transaction (its statistics commit with the rows)."""
+    def defer_indexes(self, connection: Connection, sql_name: str) -> None:
+        """Drop the table's plain indexes until :meth:`finish` when it is empty (see
+        :mod:`pgspatial.bulk.indexes`); call it before :meth:`copy`."""
+        self.deferred = defer_indexes(connection, sql_name)
+
+    def finish(self, connection: Connection, sql_name: str) -> None:
+        """Build the deferred indexes again, then ANALYZE the table when rows were loaded;
+        inside the transaction, so both commit with the rows."""
+        if self.deferred is not None:
+            self.deferred.rebuild(connection)
         if self.session is not None and self.session.rows_loaded:
             connection.exec_driver_sql(f"ANALYZE {sql_name}")
             self.analyzed = True
@@ -161,6 +171,7 @@ class LoadRun:
             report_path=self.log.final_path,
             analyzed=self.analyzed,
             created=self.created,
+            indexes_rebuilt=self.deferred.names if self.deferred else (),
         )
 
     def _refused_message(self, refused: RowRefused) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -47,6 +48,10 @@ def exit_code_for(error: PgSpatialError) -> int:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: Typer handles usage errors; PgSpatialError becomes one message and a code."""
+    # NumPy is imported by the commands, after this. pgspatial does no linear algebra, and
+    # OpenBLAS's worker threads spin after each call, taking a core from PostgreSQL (seen
+    # in perf during `pgspatial load` on this 2-core machine).
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     try:
         app(args=argv)
     except PgSpatialError as error:

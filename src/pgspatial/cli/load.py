@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -42,10 +43,22 @@ def load_command(  # noqa: PLR0917 - Typer maps each parameter to an option
     ] = False,
     report: Annotated[Path | None, typer.Option(help="NDJSON file for the rejected rows.")] = None,
     schema: Annotated[str | None, typer.Option(help="Schema of the table.")] = None,
+    keep_indexes: Annotated[
+        bool,
+        typer.Option(
+            "--keep-indexes",
+            help="Into an existing empty table, keep its indexes during the COPY (slower, "
+            "but readers are not locked out until the load commits).",
+        ),
+    ] = False,
 ) -> None:
     """Load a GIS file layer into PostGIS in one transaction (COPY, checks, ANALYZE)."""
     from pgspatial.bulk import describe_layer, load_file
     from pgspatial.engine import create_engine
+
+    # What is imported now lives until exit: keep the collector off those ~100k objects in
+    # the load's full collections and at exit (0.3 s of a 100k-row load before this).
+    gc.freeze()
 
     info = describe_layer(file, layer)
     engine = create_engine(resolve_database_url(Settings()))
@@ -59,6 +72,7 @@ def load_command(  # noqa: PLR0917 - Typer maps each parameter to an option
             result = load_file(
                 engine, info, table, schema=schema, srid=srid, on_invalid=on_invalid,
                 promote_to_multi=promote_to_multi, report_path=report,
+                defer_indexes=not keep_indexes,
                 progress=lambda done: bar.update(task, completed=done),
             )  # fmt: skip
     finally:

@@ -1,6 +1,6 @@
 """The parcels API: the queries a spatial backend serves, on the example models.
 
-Reads stream GeoJSON built by PostgreSQL (:mod:`pgspatial.service.streaming`); every
+Reads send GeoJSON built by PostgreSQL (:mod:`pgspatial.service.streaming`); every
 spatial filter is one of pgspatial's index-aware predicates; writes validate the geometry
 in Python (``GeoJSONGeometry("POLYGON")``: a bow-tie is a 422 with the reason before any
 SQL) and run through :func:`pgspatial.run_serializable_async`, retried on conflicts.
@@ -24,7 +24,13 @@ from pgspatial.service.errors import WRITE_RESPONSES, NotFound
 from pgspatial.service.params import parse_bbox
 from pgspatial.service.schemas import PARCEL, PARCEL_COLLECTION, ok
 from pgspatial.service.state import ServiceState, get_state
-from pgspatial.service.streaming import GEOJSON, NDJSON, fetch_features, stream_response
+from pgspatial.service.streaming import (
+    GEOJSON,
+    NDJSON,
+    fetch_features,
+    page_response,
+    stream_response,
+)
 
 __all__ = ["router"]
 
@@ -97,7 +103,7 @@ async def parcels_nearby(
     point = (lon, lat)
     distance = geodesic_distance(Parcel.geom, point).label("distance_m")
     stmt = _parcels().add_columns(distance).where(within_distance(Parcel.geom, point, radius_m))
-    return await stream_response(
+    return await page_response(
         state.sessions, stmt.order_by(distance, Parcel.id).limit(limit), id_column="id"
     )
 
@@ -109,7 +115,7 @@ async def parcels_nearest(
     """The ``k`` parcels nearest to the point by spheroid distance, nearest first."""
     point = (lon, lat)
     stmt = nearest(_parcels(), Parcel.geom, point, k=k)
-    return await stream_response(state.sessions, stmt, id_column="id")
+    return await page_response(state.sessions, stmt, id_column="id")
 
 
 @router.get(

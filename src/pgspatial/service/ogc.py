@@ -4,7 +4,7 @@ Items are a keyset page on the collection's single-column primary key (``cursor=
 id of the previous page, ``WHERE key > cursor ORDER BY key LIMIT n``): every page costs an
 index range scan however deep, and there is no COUNT(*) and no ``numberMatched`` (GDAL
 would take an estimate for the layer's true count). ``numberReturned`` and the ``next``
-link are written after the features, once the stream has counted them.
+link are written after the features, once they are counted.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from pgspatial.service.paging import KEY_LABEL, composite_key_condition, page, p
 from pgspatial.service.params import parse_bbox
 from pgspatial.service.schemas import ok
 from pgspatial.service.state import ServiceState, get_state, require_collection
-from pgspatial.service.streaming import GEOJSON, FeatureLines, fetch_features, stream_response
+from pgspatial.service.streaming import GEOJSON, FeatureLines, fetch_features, page_response
 
 __all__ = ["CONFORMANCE", "router"]
 
@@ -264,7 +264,7 @@ async def items(  # noqa: PLR0917 - FastAPI declares parameters positionally
             b',"numberReturned":' + str(lines.count).encode() + b',"links":' + orjson.dumps(links)
         )
 
-    return await stream_response(
+    return await page_response(
         state.sessions, paged.statement, id_column=paged.id_column, properties=selection,
         footer=footer,
     )  # fmt: skip

@@ -1,9 +1,19 @@
-"""Features built by PostgreSQL, streamed to the client with Python only moving bytes.
+"""Features built by PostgreSQL, sent to the client with Python only moving bytes.
 
-Every feature endpoint runs :func:`pgspatial.stream_features_async` in NDJSON mode (one
-``{"type":"Feature",...}`` line per row, straight from COPY) and wraps the lines in the
-envelope it needs: a GeoJSON FeatureCollection (with OGC ``numberReturned`` and ``links``
-written *after* the features, once they are counted), NDJSON as is, or a single Feature.
+PostgreSQL writes every feature as one ``{"type":"Feature",...}`` line (pgspatial's
+feature SQL); the endpoints wrap the lines in the envelope they need: a GeoJSON
+FeatureCollection (with OGC ``numberReturned`` and ``links`` written *after* the features,
+once they are counted), NDJSON as is, or a single Feature. The lines come two ways:
+
+- **Bounded results** (a page of at most the service's ``max_limit``, one feature, the k
+  nearest): :func:`fetch_features` runs the feature SQL as one plain SELECT on a connection
+  in autocommit and :func:`page_response` sends it whole. No BEGIN/COMMIT round trips, the
+  statement_timeout of web requests stays in force, and psycopg prepares the statement
+  after a few runs. Measured with ``make bench`` (1,000-feature pages, 8 connections), this
+  served about twice the requests per second of the COPY stream below.
+- **Unbounded results** (exports, ``/parcels`` up to 100,000): :func:`stream_response`
+  streams :func:`pgspatial.stream_features_async` (COPY, NDJSON mode) with the timeouts
+  lifted for its transaction, so memory stays flat however many rows there are.
 
 The first chunk is read before the response starts, so errors in the statement (a bad
 column, a database that is down) still become a proper 4xx/5xx; the session and its
@@ -23,7 +33,6 @@ discarding the connection, not by a rollback that PostgreSQL would refuse mid-CO
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
-from contextlib import aclosing
 from typing import Any
 
 import orjson
@@ -35,8 +44,17 @@ from starlette.types import Receive, Scope, Send
 
 from pgspatial import stream_features_async
 from pgspatial.engine.pool import finish, transaction_status
+from pgspatial.serialize import feature_spec
 
-__all__ = ["GEOJSON", "NDJSON", "FeatureLines", "fetch_features", "stream_response"]
+__all__ = [
+    "GEOJSON",
+    "NDJSON",
+    "FeatureLines",
+    "fetch_features",
+    "page_response",
+    "stream_response",
+    "use_autocommit",
+]
 
 GEOJSON = "application/geo+json"
 NDJSON = "application/geo+json-seq"
@@ -61,6 +79,14 @@ class FeatureLines:
         start = data.rfind(b"\n", 0, cut) + 1
         self.last_line = data[start:cut]
         self._partial = data[cut + 1 :]
+
+    @classmethod
+    def of(cls, lines: Sequence[bytes]) -> FeatureLines:
+        """The account of a complete list of lines."""
+        seen = cls()
+        seen.count = len(lines)
+        seen.last_line = lines[-1] if lines else b""
+        return seen
 
     def last_id(self) -> Any:
         """The ``id`` of the last feature seen (None when there was none)."""
@@ -129,6 +155,13 @@ async def _release(
                 await features.aclose()
 
 
+async def use_autocommit(session: AsyncSession) -> None:
+    """Give a fresh session a connection in autocommit, for bounded reads of one statement
+    each (under READ COMMITTED a statement sees the same snapshot either way): no BEGIN and
+    ROLLBACK round trips, and the web timeouts stay in force."""
+    await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
+
 async def fetch_features(
     sessions: async_sessionmaker[AsyncSession],
     stmt: Select[Any],
@@ -136,10 +169,29 @@ async def fetch_features(
     id_column: str | None,
     properties: Sequence[str] | None = None,
 ) -> list[bytes]:
-    """All feature lines of a small result (one feature, a page of k), in memory."""
-    async with aclosing(_lines(sessions, stmt, id_column, properties)) as lines:
-        data = b"".join([c async for c in lines])
-    return [line for line in data.split(b"\n") if line]
+    """The feature lines of a bounded result (a page, one feature, the k nearest), in
+    memory, from one SELECT in autocommit (see the module)."""
+    query = feature_spec(stmt, id_column=id_column, properties=properties).features_select()
+    async with sessions() as session:
+        await use_autocommit(session)
+        result = await session.execute(query)
+        return [line.encode() for line in result.scalars()]
+
+
+async def page_response(
+    sessions: async_sessionmaker[AsyncSession],
+    stmt: Select[Any],
+    *,
+    id_column: str | None,
+    properties: Sequence[str] | None = None,
+    footer: Callable[[FeatureLines], bytes] | None = None,
+) -> Response:
+    """A bounded result as one FeatureCollection response; ``footer`` as for
+    :func:`stream_response`."""
+    lines = await fetch_features(sessions, stmt, id_column=id_column, properties=properties)
+    tail = footer(FeatureLines.of(lines)) if footer else b""
+    body = b'{"type":"FeatureCollection","features":[' + b",".join(lines) + b"]" + tail + b"}"
+    return Response(body, media_type=GEOJSON)
 
 
 async def stream_response(

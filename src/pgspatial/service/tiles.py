@@ -24,6 +24,7 @@ from pgspatial.engine.pool import finish
 from pgspatial.errors import ConfigError
 from pgspatial.sampledata.models import Parcel, ZoningDistrict
 from pgspatial.service.state import ServiceState, get_state, require_collection
+from pgspatial.service.streaming import use_autocommit
 
 __all__ = ["MVT", "router"]
 
@@ -50,9 +51,11 @@ T = TypeVar("T")
 async def _in_session(
     sessions: async_sessionmaker[AsyncSession], work: Callable[[AsyncSession], Awaitable[T]]
 ) -> T:
-    """``work(session)``, the session closed to completion even if the request is cancelled."""
+    """``work(session)`` in autocommit, the session closed to completion even if the request
+    is cancelled."""
     session = sessions()
     try:
+        await use_autocommit(session)
         return await work(session)
     finally:
         await finish(session.close())

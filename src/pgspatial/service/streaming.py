@@ -9,8 +9,8 @@ once they are counted), NDJSON as is, or a single Feature. The lines come two wa
   nearest): :func:`fetch_features` runs the feature SQL as one plain SELECT on a connection
   in autocommit and :func:`page_response` sends it whole. No BEGIN/COMMIT round trips, the
   statement_timeout of web requests stays in force, and psycopg prepares the statement
-  after a few runs. Measured with ``make bench`` (1,000-feature pages, 8 connections), this
-  served about twice the requests per second of the COPY stream below.
+  after a few runs. In ``make bench`` (1,000-feature pages, 8 connections) this more than
+  doubled ``/items``'s rate against the COPY stream below (docs/benchmarks.md).
 - **Unbounded results** (exports, ``/parcels`` up to 100,000): :func:`stream_response`
   streams :func:`pgspatial.stream_features_async` (COPY, NDJSON mode) with the timeouts
   lifted for its transaction, so memory stays flat however many rows there are.

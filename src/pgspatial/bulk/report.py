@@ -77,11 +77,16 @@ class LoadReport:
     def summary(self) -> str:
         """One line for people: rows loaded, repaired, skipped, elapsed time and rate."""
         where = f" (rejected rows: {self.report_path})" if self.report_path else ""
+        rebuilt = (
+            f"; built after the rows: {', '.join(self.indexes_rebuilt)}"
+            if self.indexes_rebuilt
+            else ""
+        )
         return (
             f"loaded {self.rows_loaded:,} rows into {self.table}"
             f"{' (new table)' if self.created else ''}: {self.rows_repaired:,} repaired, "
             f"{self.rows_rejected:,} skipped, {self.elapsed_s:.2f} s, "
-            f"{self.rows_per_s:,.0f} rows/s{where}"
+            f"{self.rows_per_s:,.0f} rows/s{where}{rebuilt}"
         )
 
 

@@ -23,15 +23,14 @@ import math
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     ColumnElement,
     Float,
     Select,
     Subquery,
     and_,
-    case,
     func,
     literal,
-    null,
     or_,
     select,
 )
@@ -47,33 +46,43 @@ from pgspatial.predicates.geodesy import (
     MERCATOR_MAX_LAT,
     clamps_latitude,
 )
+from pgspatial.predicates.template import SqlTemplate, constant
 
 __all__ = ["nearest"]
 
 
 def _window_terms(lon: float, lat: float, radius_row: Subquery) -> Subquery:
-    """The bound ``r`` and the half-sizes of its degree window, computed once from ``r``.
+    """The bound ``r``, the half-sizes of its degree window and whether it takes every
+    longitude (a pole inside, or wider than a hemisphere), computed once from ``r``.
 
     These are the terms of :func:`~pgspatial.predicates.geodesy.lonlat_window` for a radius
-    known only inside the statement. They are columns of their own so that the boxes refer
-    to them by name: inlined, every box repeated the whole formula (a statement of 5 kB
-    and 157 parameters, which psycopg re-parses every time, as it caches only short ones).
+    known only inside the statement, as SQL templates (:mod:`pgspatial.predicates.template`:
+    one element each instead of dozens; the point's latitude and cosine are bound values).
     """
     r = radius_row.c.r
-    sigma = r * (_MARGIN / _MIN_RADIUS_M)
+    angle = f"{{r}} * {constant(_MARGIN / _MIN_RADIUS_M)}"
+    dlat = f"degrees({angle}) + {constant(_EPSILON_DEG)}"
+    lat_value = literal(lat, Float)
     cos_lat = math.cos(math.radians(lat))
     if cos_lat > 0:
-        ratio = func.sin(func.least(sigma, math.pi / 2)) / cos_lat
-        dlon = func.degrees(func.asin(func.least(ratio, 1.0))) * _MARGIN + _EPSILON_DEG
-        wide: ColumnElement[bool] = ratio >= 1
+        ratio = f"sin(least({angle}, {constant(math.pi / 2)})) / {{cos_lat}}"
+        cos_value = literal(cos_lat, Float)
+        dlon = SqlTemplate(
+            f"degrees(asin(least({ratio}, 1.0::float8))) * {constant(_MARGIN)} "
+            f"+ {constant(_EPSILON_DEG)}",
+            Float(), r=r, cos_lat=cos_value,
+        )  # fmt: skip
+        wide = f"{ratio} >= 1"
+        polar = SqlTemplate(
+            f"{wide} OR {dlat} >= 90 - {{lat}} OR {dlat} >= 90 + {{lat}}",
+            Boolean(), r=r, cos_lat=cos_value, lat=lat_value,
+        )  # fmt: skip
     else:  # on a pole every longitude is near
-        dlon, wide = literal(360.0), literal(True)
+        dlon, polar = SqlTemplate("360.0::float8", Float()), SqlTemplate("true", Boolean())
     return select(
-        r.label("r"),
-        (func.degrees(sigma) + _EPSILON_DEG).label("dlat"),
-        dlon.label("dlon"),
-        wide.label("wide"),
-    ).subquery("pgspatial_knn_window")
+        r.label("r"), SqlTemplate(dlat, Float(), r=r).label("dlat"),
+        dlon.label("dlon"), polar.label("polar"),
+    ).subquery("pgspatial_knn_window")  # fmt: skip
 
 
 def _lonlat_boxes(srid: int, lon: float, lat: float, terms: Subquery) -> list[ColumnElement[Any]]:
@@ -81,43 +90,60 @@ def _lonlat_boxes(srid: int, lon: float, lat: float, terms: Subquery) -> list[Co
     window ``terms``: the main box, and the two wrap-around boxes across ±180° (NULL when
     not needed). The whole longitude range when a pole is inside.
     """
-    dlat, dlon = terms.c.dlat, terms.c.dlon
-    polar = or_(terms.c.wide, dlat >= 90 - lat, dlat >= 90 + lat)
-    ymin, ymax = func.greatest(-90.0, lat - dlat), func.least(90.0, lat + dlat)
+    parts = {
+        "lon": literal(lon, Float), "lat": literal(lat, Float),
+        "dlat": terms.c.dlat, "dlon": terms.c.dlon, "polar": terms.c.polar,
+    }  # fmt: skip
+    rows = "greatest(-90.0::float8, {lat} - {dlat}), {x1}, least(90.0::float8, {lat} + {dlat})"
 
-    def box(x0: Any, x1: Any) -> ColumnElement[Any]:
-        return func.ST_MakeEnvelope(x0, ymin, x1, ymax, srid)
+    def box(x0: str, x1: str) -> str:
+        return f"ST_MakeEnvelope({x0}, {rows.replace('{x1}', x1)}, {int(srid)})"
 
-    main = case(
-        (polar, box(-180.0, 180.0)),
-        else_=box(func.greatest(lon - dlon, -180.0), func.least(lon + dlon, 180.0)),
+    main = (
+        "CASE WHEN {polar} THEN " + box("-180.0::float8", "180.0::float8")
+        + " ELSE " + box("greatest({lon} - {dlon}, -180.0::float8)",
+                         "least({lon} + {dlon}, 180.0::float8)") + " END"
+    )  # fmt: skip
+    west = (
+        "CASE WHEN NOT {polar} AND {dlon} > 180 + {lon} THEN "
+        + box("{lon} + 360.0::float8 - {dlon}", "180.0::float8")
+        + " END"
     )
-    west = case((and_(~polar, dlon > 180 + lon), box(lon + 360.0 - dlon, 180.0)), else_=null())
-    east = case((and_(~polar, dlon > 180 - lon), box(-180.0, lon + dlon - 360.0)), else_=null())
-    return [main, west, east]
+    east = (
+        "CASE WHEN NOT {polar} AND {dlon} > 180 - {lon} THEN "
+        + box("-180.0::float8", "{lon} + {dlon} - 360.0::float8")
+        + " END"
+    )
+    return [SqlTemplate(text, None, **parts) for text in (main, west, east)]
 
 
-def _projected_boxes(srid: int, degree_boxes: list[ColumnElement[Any]]) -> list[ColumnElement[Any]]:
-    """The degree boxes, densified and transformed into ``srid`` in SQL (a constant, not
-    the column), widened by 0.5 % like :func:`~pgspatial.predicates.geodesy.projected_boxes`.
+def _projected_boxes(
+    srid: int, degree_boxes: Subquery
+) -> tuple[ColumnElement[Any], list[ColumnElement[Any]]]:
+    """The bound ``r`` and the degree boxes (columns ``r``, ``box0``.. of ``degree_boxes``),
+    densified and transformed into ``srid`` in SQL (a constant, not the column), widened by
+    0.5 % like :func:`~pgspatial.predicates.geodesy.projected_boxes`.
     """
-    result: list[ColumnElement[Any]] = []
-    for degree_box in degree_boxes:
-        box = degree_box
-        if clamps_latitude(srid):
-            box = func.ST_ClipByBox2D(
-                box, func.ST_MakeEnvelope(-180, -MERCATOR_MAX_LAT, 180, MERCATOR_MAX_LAT, 4326)
-            )
-        width = func.ST_XMax(box) - func.ST_XMin(box)
-        height = func.ST_YMax(box) - func.ST_YMin(box)
-        densified = func.ST_Segmentize(box, func.greatest(width, height) / 64)
-        projected = func.ST_Transform(densified, srid)
-        margin = (
-            func.ST_XMax(projected) - func.ST_XMin(projected)
-            + func.ST_YMax(projected) - func.ST_YMin(projected)
-        ) * 0.005 + 1e-6  # fmt: skip
-        result.append(func.ST_Expand(func.ST_Envelope(projected), margin))
-    return result
+    clip = (
+        "ST_ClipByBox2D({box}, ST_MakeEnvelope(-180, "
+        f"{constant(-MERCATOR_MAX_LAT)}, 180, {constant(MERCATOR_MAX_LAT)}, 4326))"
+        if clamps_latitude(srid)
+        else "{box}"
+    )
+    densified = (
+        f"ST_Segmentize({clip}, greatest(ST_XMax({clip}) - ST_XMin({clip}), "
+        f"ST_YMax({clip}) - ST_YMin({clip})) / 64)"
+    )
+    projected = f"ST_Transform({densified}, {int(srid)})"
+    columns = [c for c in degree_boxes.c if c.name.startswith("box")]
+    transformed = select(
+        degree_boxes.c.r, *(SqlTemplate(projected, box=c).label(c.name) for c in columns)
+    ).subquery("pgspatial_knn_projected")
+    widened = (
+        "ST_Expand(ST_Envelope({p}), (ST_XMax({p}) - ST_XMin({p}) + ST_YMax({p}) - ST_YMin({p}))"
+        " * 0.005::float8 + 1e-6::float8)"
+    )
+    return transformed.c.r, [SqlTemplate(widened, p=transformed.c[c.name]) for c in columns]
 
 
 def nearest(stmt: Select[Any], column: Any, point: Any, *, k: int) -> Select[Any]:
@@ -159,14 +185,15 @@ def nearest(stmt: Select[Any], column: Any, point: Any, *, k: int) -> Select[Any
     # The bound is widened by 1 cm: ST_DWithin and ST_Distance round differently, and the
     # seed row that defines r must itself pass the exact test.
     radius_row = select((func.max(seed.c.d) + 0.01).label("r")).subquery("pgspatial_knn_radius")
-    terms = _window_terms(lon, lat, radius_row)
-    if window == "lonlat":
-        boxes = _lonlat_boxes(facts.srid, lon, lat, terms)
-    elif window == "projected":
-        boxes = _projected_boxes(facts.srid, _lonlat_boxes(4326, lon, lat, terms))
-    else:
-        boxes = []
-    r = terms.c.r if boxes else radius_row.c.r
+    r: ColumnElement[Any] = radius_row.c.r
+    boxes: list[ColumnElement[Any]] = []
+    if window is not None:
+        terms = _window_terms(lon, lat, radius_row)
+        srid = facts.srid if window == "lonlat" else GEOGRAPHIC_SRID
+        r, boxes = terms.c.r, _lonlat_boxes(srid, lon, lat, terms)
+        if window == "projected":
+            degrees = select(r, *(b.label(f"box{i}") for i, b in enumerate(boxes)))
+            r, boxes = _projected_boxes(facts.srid, degrees.subquery("pgspatial_knn_degrees"))
     bound = select(r, *(b.label(f"box{i}") for i, b in enumerate(boxes))).cte("pgspatial_knn_bound")
     radius = select(bound.c.r).scalar_subquery()
     exact = func.ST_DWithin(column_geog, geog_point, radius, True)

@@ -19,6 +19,7 @@ from pgspatial.sampledata.models import Parcel
 from pgspatial.serialize import (
     feature_collection,
     feature_collection_async,
+    feature_spec,
     stream_features,
 )
 from pgspatial.serialize.export import parse_bbox
@@ -275,3 +276,38 @@ def test_memory_is_flat_in_the_row_count(pgspatial_database_url):
             peaks[rows] = peak  # KiB, measured after the imports and the first connection
     growth_mib = (peaks[1_000_000] - peaks[10_000]) / 1024
     assert growth_mib <= 30, f"peak RSS grew {growth_mib:.1f} MiB from 10k to 1M features"
+
+
+ODD_NAMES = ["it's", "back\\slash", "100%", "{brace}", 'dq"', "naïve é"]
+
+
+def test_any_column_name_becomes_its_property_key(engine):
+    """Property names are written into the feature SQL: quotes, backslashes, percent
+    signs, braces and non-ASCII must all come out as the column's own name; more than 50
+    properties take the jsonb merge."""
+    many = [f"c{i}" for i in range(60)]
+    columns = ", ".join(
+        "'" + n.replace("'", "''") + "' AS \"" + n.replace('"', '""') + '"' for n in ODD_NAMES
+    )
+    wide = ", ".join(f"{i} AS {name}" for i, name in enumerate(many))
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP VIEW IF EXISTS odd_names")
+        conn.exec_driver_sql(
+            f"CREATE VIEW odd_names AS SELECT 7 AS id, {columns}, {wide}, "
+            "ST_SetSRID(ST_MakePoint(1.5, 2.5), 4326)::geometry(Point, 4326) AS geom".replace(
+                "%", "%%"
+            )  # exec_driver_sql takes % as a placeholder
+        )
+        from sqlalchemy import MetaData, Table
+
+        view = Table("odd_names", MetaData(), autoload_with=conn)
+        doc = orjson.loads(feature_collection(conn, select(view), id_column="id"))
+        lines = conn.execute(feature_spec(select(view), id_column="id").features_select())
+        assert [orjson.loads(line) for line in lines.scalars()] == doc["features"]  # SELECT
+    (feature,) = doc["features"]
+    assert feature["id"] == 7
+    assert feature["geometry"] == {"type": "Point", "coordinates": [1.5, 2.5]}
+    properties = feature["properties"]
+    assert {n: properties[n] for n in ODD_NAMES} == {n: n for n in ODD_NAMES}
+    assert {n: properties[n] for n in many} == {n: i for i, n in enumerate(many)}
+    assert len(properties) == len(ODD_NAMES) + len(many)

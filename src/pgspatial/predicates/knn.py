@@ -46,7 +46,7 @@ from pgspatial.predicates.geodesy import (
     MERCATOR_MAX_LAT,
     clamps_latitude,
 )
-from pgspatial.predicates.template import SqlTemplate, constant
+from pgspatial.sqltemplate import SqlTemplate, constant
 
 __all__ = ["nearest"]
 
@@ -56,7 +56,7 @@ def _window_terms(lon: float, lat: float, radius_row: Subquery) -> Subquery:
     longitude (a pole inside, or wider than a hemisphere), computed once from ``r``.
 
     These are the terms of :func:`~pgspatial.predicates.geodesy.lonlat_window` for a radius
-    known only inside the statement, as SQL templates (:mod:`pgspatial.predicates.template`:
+    known only inside the statement, as SQL templates (:mod:`pgspatial.sqltemplate`:
     one element each instead of dozens; the point's latitude and cosine are bound values).
     """
     r = radius_row.c.r

@@ -74,13 +74,23 @@ async def driver_connection_async(
 BLOCK_BYTES = 256 * 1024
 
 
+def _copy_statement(sql: str, params: dict[str, Any], options: str) -> str:
+    """``COPY (<sql>) TO STDOUT <options>``. psycopg merges a COPY's parameters only when
+    there are some, and only then turns the compiler's ``%%`` back into ``%`` (a column
+    named ``100%``): without parameters that is done here."""
+    if not params:
+        sql = sql.replace("%%", "%")
+    return f"COPY ({sql}) TO STDOUT {options}"
+
+
 def copy_out(
     raw: psycopg.Connection[Any], sql: str, params: dict[str, Any], options: str
 ) -> Iterator[bytes]:
     """Yield ``COPY (<sql>) TO STDOUT <options>`` in blocks of about BLOCK_BYTES."""
     pending: list[bytes | bytearray | memoryview] = []
     size = 0
-    with raw.cursor() as cursor, cursor.copy(f"COPY ({sql}) TO STDOUT {options}", params) as copy:
+    statement = _copy_statement(sql, params, options)
+    with raw.cursor() as cursor, cursor.copy(statement, params) as copy:
         for chunk in copy:
             pending.append(chunk)
             size += len(chunk)
@@ -95,7 +105,7 @@ async def copy_out_async(
     raw: psycopg.AsyncConnection[Any], sql: str, params: dict[str, Any], options: str
 ) -> AsyncIterator[bytes]:
     """The async twin of :func:`copy_out`."""
-    statement = f"COPY ({sql}) TO STDOUT {options}"
+    statement = _copy_statement(sql, params, options)
     pending: list[bytes | bytearray | memoryview] = []
     size = 0
     async with raw.cursor() as cursor, cursor.copy(statement, params) as copy:

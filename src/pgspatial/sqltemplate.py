@@ -21,7 +21,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import NullType, TypeEngine
 
-__all__ = ["SqlTemplate", "constant"]
+__all__ = ["SqlTemplate", "constant", "string_literal"]
 
 
 class SqlTemplate(ColumnElement[Any]):
@@ -54,7 +54,17 @@ def _compile_template(element: SqlTemplate, compiler: SQLCompiler, **kw: Any) ->
         name: compiler.process(part, **kw)
         for name, part in zip(element.names, element.parts, strict=True)
     }
-    return "(" + element.template.format(**rendered) + ")"
+    # '%' doubled for pyformat drivers, as SQLAlchemy does for text(); parts come compiled.
+    text: str = compiler.post_process_text(element.template)  # type: ignore[no-untyped-call]
+    return "(" + text.format(**rendered) + ")"
+
+
+def string_literal(value: str) -> str:
+    """``value`` as an SQL string constant in a template, escaped whatever
+    ``standard_conforming_strings`` says (an ``E''`` string), braces doubled for
+    ``str.format``."""
+    escaped = value.replace("\\", "\\\\").replace("'", "''")
+    return ("E'" + escaped + "'").replace("{", "{{").replace("}", "}}")
 
 
 def constant(value: float) -> str:

@@ -172,10 +172,13 @@ async def fetch_features(
     """The feature lines of a bounded result (a page, one feature, the k nearest), in
     memory, from one SELECT in autocommit (see the module)."""
     query = feature_spec(stmt, id_column=id_column, properties=properties).features_select()
-    async with sessions() as session:
+    session = sessions()
+    try:
         await use_autocommit(session)
         result = await session.execute(query)
         return [line.encode() for line in result.scalars()]
+    finally:
+        await finish(session.close())  # to the end, even when the request is cancelled
 
 
 async def page_response(

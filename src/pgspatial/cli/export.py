@@ -33,6 +33,7 @@ def export_command(  # noqa: PLR0917 - Typer maps each parameter to an option
     ] = None,
 ) -> None:
     """Export a spatial table; GeoJSON follows RFC 7946 (EPSG:4326)."""
+    from pgspatial.cli.runtime import freeze_imports
     from pgspatial.engine import create_engine
     from pgspatial.serialize.export import (
         estimate_rows,
@@ -41,6 +42,7 @@ def export_command(  # noqa: PLR0917 - Typer maps each parameter to an option
         parse_bbox,
     )
 
+    freeze_imports()
     box = parse_bbox(bbox) if bbox else None
     engine = create_engine(resolve_database_url(Settings()))
     try:

@@ -32,8 +32,8 @@ discarding the connection, not by a rollback that PostgreSQL would refuse mid-CO
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
-from typing import Any
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 import orjson
 from psycopg.pq import TransactionStatus
@@ -52,8 +52,8 @@ __all__ = [
     "FeatureLines",
     "fetch_features",
     "page_response",
+    "read_in_autocommit",
     "stream_response",
-    "use_autocommit",
 ]
 
 GEOJSON = "application/geo+json"
@@ -155,11 +155,22 @@ async def _release(
                 await features.aclose()
 
 
-async def use_autocommit(session: AsyncSession) -> None:
-    """Give a fresh session a connection in autocommit, for bounded reads of one statement
-    each (under READ COMMITTED a statement sees the same snapshot either way): no BEGIN and
-    ROLLBACK round trips, and the web timeouts stay in force."""
-    await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+T = TypeVar("T")
+
+
+async def read_in_autocommit(
+    sessions: async_sessionmaker[AsyncSession], work: Callable[[AsyncSession], Awaitable[T]]
+) -> T:
+    """``work(session)`` on a session whose connection is in autocommit, for bounded reads
+    of one statement each (under READ COMMITTED a statement sees the same snapshot either
+    way): no BEGIN and ROLLBACK round trips, and the web timeouts stay in force. The
+    session is closed to the end even when the request is cancelled."""
+    session = sessions()
+    try:
+        await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        return await work(session)
+    finally:
+        await finish(session.close())
 
 
 async def fetch_features(
@@ -172,13 +183,12 @@ async def fetch_features(
     """The feature lines of a bounded result (a page, one feature, the k nearest), in
     memory, from one SELECT in autocommit (see the module)."""
     query = feature_spec(stmt, id_column=id_column, properties=properties).features_select()
-    session = sessions()
-    try:
-        await use_autocommit(session)
+
+    async def lines(session: AsyncSession) -> list[bytes]:
         result = await session.execute(query)
         return [line.encode() for line in result.scalars()]
-    finally:
-        await finish(session.close())  # to the end, even when the request is cancelled
+
+    return await read_in_autocommit(sessions, lines)
 
 
 async def page_response(

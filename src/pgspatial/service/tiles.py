@@ -6,25 +6,24 @@ repeated protobuf field, so two ``ST_AsMVT`` results concatenate into one valid 
 empty tile is a 204; a tile over ``tile_max_features`` candidates is a 400 that says to zoom
 in (refusing beats a truncated map that looks complete).
 
-Maps cancel tile requests as they pan. A cancelled handler still closes its session to the
-end (:func:`pgspatial.engine.pool.finish`) before it unwinds: the transaction is rolled
-back and the connection is back in the pool, idle, not left to a task nobody awaits.
+Each tile is read in autocommit (:func:`~pgspatial.service.streaming.read_in_autocommit`).
+Maps cancel tile requests as they pan; a cancelled handler still closes its session to the
+end (:func:`pgspatial.engine.pool.finish`) before it unwinds, so the connection is back in
+the pool, idle, not left to a task nobody awaits.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Response
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from pgspatial import vector_tile_async
-from pgspatial.engine.pool import finish
 from pgspatial.errors import ConfigError
 from pgspatial.sampledata.models import Parcel, ZoningDistrict
 from pgspatial.service.state import ServiceState, get_state, require_collection
-from pgspatial.service.streaming import use_autocommit
+from pgspatial.service.streaming import read_in_autocommit
 
 __all__ = ["MVT", "router"]
 
@@ -43,22 +42,6 @@ _TILE_DOC: dict[int | str, dict[str, object]] = {
 def _check(z: int, x: int, y: int) -> None:
     if x >= 2**z or y >= 2**z:
         raise ConfigError(f"Tile {z}/{x}/{y} does not exist: x and y must be below 2^z = {2**z}.")
-
-
-T = TypeVar("T")
-
-
-async def _in_session(
-    sessions: async_sessionmaker[AsyncSession], work: Callable[[AsyncSession], Awaitable[T]]
-) -> T:
-    """``work(session)`` in autocommit, the session closed to completion even if the request
-    is cancelled."""
-    session = sessions()
-    try:
-        await use_autocommit(session)
-        return await work(session)
-    finally:
-        await finish(session.close())
 
 
 def _tile(data: bytes) -> Response:
@@ -84,7 +67,7 @@ async def demo_tile(state: State, z: Z, x: X, y: Y) -> Response:
         )  # fmt: skip
         return zoning + parcels
 
-    return _tile(await _in_session(state.sessions, both_layers))
+    return _tile(await read_in_autocommit(state.sessions, both_layers))
 
 
 @router.get(
@@ -108,4 +91,4 @@ async def collection_tile(state: State, collection_id: str, z: Z, x: X, y: Y) ->
             max_features=state.settings.tile_max_features,
         )  # fmt: skip
 
-    return _tile(await _in_session(state.sessions, one_layer))
+    return _tile(await read_in_autocommit(state.sessions, one_layer))

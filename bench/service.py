@@ -286,31 +286,30 @@ def services(url: str, workdir: Path, app: str = APP) -> Iterator[tuple[Server, 
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("TIPG_", "PGSPATIAL_"))}
     base_env.pop("DATABASE_URL", None)
     started: list[subprocess.Popen[bytes]] = []
-    try:
-        port = free_port()
-        log = workdir / "pgspatial.log"
-        env = {**base_env, "PGSPATIAL_SERVICE_DATABASE_URL": url}
-        cmd = _uvicorn(Path(sys.executable), ["--factory", app], port)
-        with log.open("wb") as out:
-            proc = subprocess.Popen(cmd, env=env, cwd=workdir, stdout=out, stderr=out)
-        started.append(proc)
-        ours = Server(
-            "pgspatial", f"http://127.0.0.1:{port}",
-            "/collections/parcels/items?bbox={bbox}&limit=" + str(PAGE),
-            "/collections/parcels/tiles/{z}/{x}/{y}.mvt", proc, log,
-        )  # fmt: skip
 
-        port = free_port()
-        log = workdir / "tipg.log"
-        env = {**base_env, **TIPG_ENV, "DATABASE_URL": libpq}
-        cmd = _uvicorn(BENCH_VENV / "bin" / "python", ["tipg.main:app"], port)
-        with log.open("wb") as out:  # cwd: an empty directory, so no stray .env is read
-            proc = subprocess.Popen(cmd, env=env, cwd=workdir, stdout=out, stderr=out)
+    def launch(
+        name: str, python: Path, app: list[str], env: dict[str, str], *, items: str, tile: str
+    ) -> Server:
+        # cwd: an empty directory, so no stray .env is read
+        port, log = free_port(), workdir / f"{name.lower()}.log"
+        with log.open("wb") as out:
+            proc = subprocess.Popen(_uvicorn(python, app, port), env=env, cwd=workdir,
+                                    stdout=out, stderr=out)  # fmt: skip
         started.append(proc)
-        peer = Server(
-            "TiPg", f"http://127.0.0.1:{port}",
-            "/collections/public.parcels/items?bbox={bbox}&limit=" + str(PAGE),
-            "/collections/public.parcels/tiles/WebMercatorQuad/{z}/{x}/{y}", proc, log,
+        return Server(name, f"http://127.0.0.1:{port}", items, tile, proc, log)
+
+    try:
+        ours = launch(
+            "pgspatial", Path(sys.executable), ["--factory", app],
+            {**base_env, "PGSPATIAL_SERVICE_DATABASE_URL": url},
+            items="/collections/parcels/items?bbox={bbox}&limit=" + str(PAGE),
+            tile="/collections/parcels/tiles/{z}/{x}/{y}.mvt",
+        )  # fmt: skip
+        peer = launch(
+            "TiPg", BENCH_VENV / "bin" / "python", ["tipg.main:app"],
+            {**base_env, **TIPG_ENV, "DATABASE_URL": libpq},
+            items="/collections/public.parcels/items?bbox={bbox}&limit=" + str(PAGE),
+            tile="/collections/public.parcels/tiles/WebMercatorQuad/{z}/{x}/{y}",
         )  # fmt: skip
         _wait_ready(ours.process, ours.base + "/collections", ours.log)
         _wait_ready(peer.process, peer.base + "/collections", peer.log)

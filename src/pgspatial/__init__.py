@@ -17,7 +17,6 @@ from pgspatial.errors import (
     SchemaError,
     SridMismatch,
 )
-from pgspatial.settings import Settings
 
 if TYPE_CHECKING:
     from pgspatial.bulk import LoadReport, bulk_load
@@ -57,6 +56,7 @@ if TYPE_CHECKING:
         vector_tile,
         vector_tile_async,
     )
+    from pgspatial.settings import Settings
     from pgspatial.verify import SchemaProblem, verify_schema
 
 __version__ = "0.1.0"
@@ -96,6 +96,7 @@ _LAZY = {
     "GeodesicMetrics": "pgspatial.metrics",
     "ParsedGeometry": "pgspatial.geometry",
     "SchemaProblem": "pgspatial.verify",
+    "Settings": "pgspatial.settings",
     "geography_of": "pgspatial.columns",
     "parse_geometry": "pgspatial.geometry",
     "spatial_column": "pgspatial.columns",

@@ -12,9 +12,10 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from pgspatial.bulk.layer_types import LayerGeometry, batch_type_problem, choose_column_type
+from pgspatial.bulk.newtable import new_table
 from pgspatial.bulk.ogr import LayerInfo
 from pgspatial.bulk.report import LoadReport, Reject, RejectLog, rejection_message
-from pgspatial.bulk.schema import launder, new_table
+from pgspatial.bulk.schema import launder
 from pgspatial.bulk.vectorized import _with_srid
 from pgspatial.errors import ConfigError
 

@@ -1,6 +1,6 @@
 import pytest
 
-from pgspatial.urls import libpq_url, sqlalchemy_url
+from pgspatial.urls import libpq_conninfo, libpq_url, sqlalchemy_url
 
 
 @pytest.mark.parametrize(
@@ -31,3 +31,18 @@ def test_libpq_form_drops_the_driver_and_keeps_the_password():
     assert libpq_url("postgresql+psycopg://u:secret@127.0.0.1:5555/db") == (
         "postgresql://u:secret@127.0.0.1:5555/db"
     )
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("postgresql+psycopg://u:p%40ss@h:5/d", "postgresql://u:p%40ss@h:5/d"),
+        ("postgres://h/d?sslmode=require", "postgresql://h/d?sslmode=require"),
+        ("PostgreSQL+psycopg2://x/y", "postgresql://x/y"),
+        ("postgresql:///d?host=/run/sock", "postgresql:///d?host=/run/sock"),
+        ("host=h dbname=d", "host=h dbname=d"),
+    ],
+)
+def test_libpq_conninfo_changes_only_the_scheme(raw, expected):
+    # what `pgspatial load` connects with, without importing SQLAlchemy: the rest as written
+    assert libpq_conninfo(raw) == expected

@@ -5,14 +5,21 @@ Both stream binary COPY (errata 9) in one transaction, check every geometry by
 the rows that fail), ANALYZE the table, and return a :class:`LoadReport`; a load that meets
 rows it may not store either skips them into a report file or commits nothing and raises
 :class:`~pgspatial.errors.LoadRejected`.
+
+``bulk_load`` (which names tables by SQLAlchemy models) is imported on first use: the
+loader's core runs on psycopg alone, so ``pgspatial load`` never imports SQLAlchemy.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from pgspatial.bulk.files import load_file
-from pgspatial.bulk.load import bulk_load
 from pgspatial.bulk.ogr import LayerInfo, describe_layer
 from pgspatial.bulk.report import MAX_LISTED_REJECTS, LoadReport, OnInvalid, Reject
+
+if TYPE_CHECKING:
+    from pgspatial.bulk.load import bulk_load
 
 __all__ = [
     "MAX_LISTED_REJECTS",
@@ -24,3 +31,12 @@ __all__ = [
     "describe_layer",
     "load_file",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "bulk_load":
+        from pgspatial.bulk.load import bulk_load
+
+        globals()["bulk_load"] = bulk_load
+        return bulk_load
+    raise AttributeError(f"module 'pgspatial.bulk' has no attribute {name!r}")

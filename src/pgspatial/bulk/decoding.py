@@ -17,9 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 import shapely
-from geoalchemy2.elements import WKBElement
 
-from pgspatial.geometry import ParsedGeometry
+from pgspatial.loaded import is_instance
 
 __all__ = ["Decoded", "Mask", "Objects", "decode_values", "decode_wkb", "is_none"]
 
@@ -109,12 +108,14 @@ def _decode_mixed(array: Objects, is_geom: Mask, shapes: Objects) -> Mask:
                 wkt_rows.append(i)
                 wkt_text.append(body)
                 wkt_srid.append(max(int(head.group(1)), 0) if head else 0)
-        elif kind is WKBElement and isinstance(value.data, bytes | memoryview):
+        elif is_instance(value, "pgspatial.geometry.element", "ParsedGeometry"):
+            shapes[i] = value.shape
+        elif is_instance(value, "geoalchemy2.elements", "WKBElement") and isinstance(
+            value.data, bytes | memoryview
+        ):
             wkb_rows.append(i)
             wkb_data.append(bytes(value.data))
             wkb_srid.append(max(int(value.srid), 0))
-        elif kind is ParsedGeometry:
-            shapes[i] = value.shape
     if wkb_rows:
         decoded = decode_wkb(np.fromiter(wkb_data, object, len(wkb_data)))
         declared = np.asarray(wkb_srid)

@@ -18,13 +18,11 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import psycopg
 import shapely
-from sqlalchemy import Connection, Engine, Table, text
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.schema import CreateTable
 
 from pgspatial.bulk.decoding import Decoded, decode_wkb
 from pgspatial.bulk.layer_types import LayerGeometry, batch_type_problem, choose_column_type
@@ -32,22 +30,24 @@ from pgspatial.bulk.ogr import ArrowBatches, LayerInfo, describe_layer
 from pgspatial.bulk.plan import plan_load
 from pgspatial.bulk.report import LoadReport
 from pgspatial.bulk.run import LoadRun, check_mode
-from pgspatial.bulk.schema import FieldMap, fit_existing, new_table
+from pgspatial.bulk.schema import FieldMap, fit_existing
 from pgspatial.bulk.target import (
     LoadTarget,
     TargetColumn,
     find_target,
-    quote_ident,
     resolve_target,
     split_name,
 )
 from pgspatial.errors import ConfigError, SchemaError
 
+if TYPE_CHECKING:
+    from sqlalchemy import Connection, Engine
+
 __all__ = ["load_file"]
 
 
 def load_file(
-    engine: Engine | Connection,
+    engine: Engine | Connection | psycopg.Connection[Any],
     source: str | Path | LayerInfo,
     table: str,
     *,
@@ -63,6 +63,8 @@ def load_file(
 ) -> LoadReport:
     """Load one layer of a GIS file into ``table`` (created when missing); see the module.
 
+    ``engine`` may also be a psycopg connection (``pgspatial load`` passes one, so the
+    command never imports SQLAlchemy unless the table must be created).
     ``source`` is a path, or the :class:`LayerInfo` of :func:`describe_layer` (which also
     gives the feature count for a progress bar). ``on_invalid``, ``report_path`` and
     ``progress`` and ``defer_indexes`` (for an existing empty table) are as for
@@ -82,12 +84,14 @@ def load_file(
         first_shapes = decode_wkb(_wkb(first, layout)) if first is not None else None
         new = pk = None
         if existing is None:
+            from pgspatial.bulk.newtable import create_table, new_table
+
             column_type = choose_column_type(info, first_shapes, promote=promote_to_multi)
             new, maps, pk, geom = new_table(
                 table_name, table_schema, layout.fields, fid_column=info.fid_column,
                 geometry_type=column_type, srid=geometry.target_srid,
             )  # fmt: skip
-            _create(connection, new)
+            create_table(connection, new)
             target = resolve_target(connection, table_schema, table_name)
             run.created = True
             names = [pk, *(m.column for m in maps), geom]
@@ -122,7 +126,9 @@ def load_file(
                 run.batch_done()
             run.refuse_if_rejected()
         if new is not None and pk is not None:
-            _finish_new_table(connection, target, new, pk, geom, nulls=sink.null_geometries)
+            from pgspatial.bulk.newtable import finish_new_table
+
+            finish_new_table(connection, target, new, pk, geom, nulls=sink.null_geometries)
         run.finish(connection, target.sql_name)
     return run.report()
 
@@ -216,35 +222,3 @@ def _spatial_column(
     if problem:
         raise SchemaError(f"{target.qualified_name}.{problem}")
     return column
-
-
-def _create(connection: Connection, table: Table) -> None:
-    """CREATE TABLE (its indexes come after the rows); SchemaError when the database refuses."""
-    try:
-        connection.execute(CreateTable(table))
-    except DBAPIError as error:
-        reason = getattr(error.orig, "diag", None)
-        detail = getattr(reason, "message_primary", None) or str(error.orig).strip()
-        raise SchemaError(
-            f"cannot create table {table.fullname}: {detail}. Check the schema exists and "
-            "that this role may create tables in it, or load into an existing table."
-        ) from None
-
-
-def _finish_new_table(
-    connection: Connection, target: LoadTarget, table: Table, pk: str, geom: str, *, nulls: int
-) -> None:
-    """Index, NOT NULL and identity sequence of a table this load created."""
-    for index in table.indexes:
-        index.create(connection)
-    if not nulls:
-        connection.exec_driver_sql(
-            f"ALTER TABLE {target.sql_name} ALTER COLUMN {quote_ident(geom)} SET NOT NULL"
-        )
-    connection.execute(
-        text(
-            f"SELECT setval(pg_get_serial_sequence(:table, :column), "
-            f"coalesce(max({quote_ident(pk)}), 0) + 1, false) FROM {target.sql_name}"
-        ),
-        {"table": target.sql_name, "column": pk},
-    )

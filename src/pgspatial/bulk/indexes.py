@@ -21,23 +21,21 @@ table.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Connection, text
-from sqlalchemy.exc import OperationalError
+import psycopg
+from psycopg import errors, sql
 
 __all__ = ["DeferredIndexes", "defer_indexes"]
 
-_LOCK_NOT_AVAILABLE = "55P03"
-
-_PLAIN_INDEXES_SQL = text(
-    """
-    SELECT format('%I.%I', n.nspname, c.relname) AS name,
+_PLAIN_INDEXES_SQL = """
+    SELECT format('%%I.%%I', n.nspname, c.relname) AS name,
            pg_get_indexdef(i.indexrelid) AS definition
     FROM pg_index i
     JOIN pg_class c ON c.oid = i.indexrelid
     JOIN pg_namespace n ON n.oid = c.relnamespace
     JOIN pg_class t ON t.oid = i.indrelid AND t.relkind = 'r'
-    WHERE i.indrelid = to_regclass(:table)
+    WHERE i.indrelid = to_regclass(%(table)s)
       AND NOT i.indisunique AND i.indisvalid AND i.indisready AND i.indislive
       AND NOT i.indisclustered AND NOT i.indisreplident
       AND c.reltablespace = 0
@@ -48,8 +46,7 @@ _PLAIN_INDEXES_SQL = text(
       AND NOT EXISTS (SELECT FROM pg_attribute a
                       WHERE a.attrelid = i.indexrelid AND a.attstattarget >= 0)
     ORDER BY c.relname
-    """
-)
+"""
 
 
 @dataclass(frozen=True)
@@ -59,30 +56,32 @@ class DeferredIndexes:
     names: tuple[str, ...]
     definitions: tuple[str, ...]
 
-    def rebuild(self, connection: Connection) -> None:
+    def rebuild(self, connection: psycopg.Connection[Any]) -> None:
         """Create every dropped index again (inside the load's transaction)."""
         for definition in self.definitions:
-            connection.exec_driver_sql(definition)
+            connection.execute(sql.SQL(definition))  # from the catalog
 
 
-def defer_indexes(connection: Connection, sql_name: str) -> DeferredIndexes | None:
+def defer_indexes(connection: psycopg.Connection[Any], sql_name: str) -> DeferredIndexes | None:
     """Drop the plain indexes of ``sql_name`` when it is empty and nobody else holds a lock
     on it; None when nothing was dropped. Call inside the load's transaction."""
-    found = connection.execute(_PLAIN_INDEXES_SQL, {"table": sql_name}).all()
+    found = connection.execute(_PLAIN_INDEXES_SQL, {"table": sql_name}).fetchall()
     if not found:
         return None
-    if connection.exec_driver_sql(f"SELECT EXISTS (SELECT FROM {sql_name})").scalar_one():
+    table = sql.SQL(sql_name)  # quoted by LoadTarget.sql_name
+    exists = connection.execute(sql.SQL("SELECT EXISTS (SELECT FROM {})").format(table))
+    if (exists.fetchone() or (False,))[0]:
         return None
     try:
-        with connection.begin_nested():
-            connection.exec_driver_sql(f"LOCK TABLE {sql_name} IN ACCESS EXCLUSIVE MODE NOWAIT")
-    except OperationalError as error:
-        if getattr(error.orig, "sqlstate", None) == _LOCK_NOT_AVAILABLE:
-            return None  # someone else is using the table: keep its indexes
-        raise
-    for row in found:
-        connection.exec_driver_sql(f"DROP INDEX {row.name}")
+        with connection.transaction():  # a savepoint: the load's transaction survives a refusal
+            connection.execute(
+                sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE NOWAIT").format(table)
+            )
+    except errors.LockNotAvailable:
+        return None  # someone else is using the table: keep its indexes
+    for name, _ in found:
+        connection.execute(sql.SQL("DROP INDEX {}").format(sql.SQL(name)))
     return DeferredIndexes(
-        names=tuple(row.name for row in found),
-        definitions=tuple(row.definition for row in found),
+        names=tuple(name for name, _ in found),
+        definitions=tuple(definition for _, definition in found),
     )

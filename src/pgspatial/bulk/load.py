@@ -15,12 +15,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, Table, inspect
+from sqlalchemy.exc import NoInspectionAvailable
 
 from pgspatial.bulk.plan import plan_load
 from pgspatial.bulk.report import LoadReport
 from pgspatial.bulk.run import LoadRun, check_mode
-from pgspatial.bulk.target import resolve_target, table_identity
+from pgspatial.bulk.target import resolve_target, split_name
 from pgspatial.errors import ConfigError
 
 __all__ = ["bulk_load"]
@@ -130,3 +131,26 @@ def _columns(
                 f"{missing}, extra {extra}); give every row the same keys, None for NULL."
             )
     raise AssertionError("unreachable: the batch was found consistent")  # pragma: no cover
+
+
+def table_identity(table: object) -> tuple[tuple[str | None, str], dict[str, str]]:
+    """``(schema, name)`` of a mapped class, Table or name, and attribute-key -> column name.
+
+    A mapped class may name its attributes differently from its columns
+    (``mapped_column("parcelId")``); rows keyed by attribute names are accepted.
+    """
+    if isinstance(table, str):
+        return split_name(table), {}
+    if isinstance(table, Table):
+        return (table.schema, table.name), {c.key: c.name for c in table.columns}
+    try:
+        mapper = inspect(table)
+    except NoInspectionAvailable:
+        mapper = None
+    local = getattr(mapper, "local_table", None)
+    if isinstance(local, Table):
+        keys = {key: column.name for key, column in mapper.columns.items()}
+        return (local.schema, local.name), keys
+    raise ConfigError(
+        f"table must be a mapped class, a sqlalchemy Table or a table name, got {table!r}."
+    )

@@ -23,7 +23,7 @@ from types import TracebackType
 from typing import Any
 
 from pgspatial.errors import ConfigError, EnvironmentProblem
-from pgspatial.geometry import srid_from_crs_name
+from pgspatial.geometry.crs import srid_from_crs_name
 
 __all__ = ["ArrowBatches", "LayerInfo", "describe_layer", "import_pyogrio"]
 

@@ -19,8 +19,9 @@ from typing import IO, Any, Literal
 
 import orjson
 import shapely
-from geoalchemy2.elements import WKBElement, WKTElement
 from shapely.geometry.base import BaseGeometry
+
+from pgspatial.loaded import is_instance
 
 __all__ = [
     "MAX_LISTED_REJECTS",
@@ -118,11 +119,11 @@ def describe_geometry(value: object) -> Any:
         return str(shapely.to_wkt(value, rounding_precision=-1))
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value).hex()
-    if isinstance(value, WKBElement):
-        data = value.data
+    if is_instance(value, "geoalchemy2.elements", "WKBElement"):
+        data = value.data  # type: ignore[attr-defined]
         return data if isinstance(data, str) else bytes(data).hex()
-    if isinstance(value, WKTElement):
-        return str(value.data)
+    if is_instance(value, "geoalchemy2.elements", "WKTElement"):
+        return str(value.data)  # type: ignore[attr-defined]
     return repr(value)
 
 

@@ -7,8 +7,10 @@ database exactly as it was. Statement and idle-in-transaction timeouts are lifte
 transaction only (``SET LOCAL``): a large load must not be cancelled halfway by limits
 meant for web requests.
 
-When handed a :class:`~sqlalchemy.Connection` already in a transaction, the load runs in a
-SAVEPOINT of it and leaves the commit to the caller.
+The load works on the psycopg connection: under a SQLAlchemy Engine or Connection, or one
+handed over directly (``pgspatial load`` does, and so never imports SQLAlchemy). When
+handed a connection already in a transaction, the load runs in a SAVEPOINT of it and
+leaves the commit to the caller.
 """
 
 from __future__ import annotations
@@ -17,16 +19,21 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Connection, Engine
+import psycopg
+from psycopg import sql
 
 from pgspatial.bulk.copying import CopySession, RowRefused, copy_session
 from pgspatial.bulk.indexes import DeferredIndexes, defer_indexes
 from pgspatial.bulk.plan import LoadPlan
 from pgspatial.bulk.report import LoadReport, OnInvalid, RejectLog, rejection_message
-from pgspatial.engine.timeouts import lift_timeouts
+from pgspatial.engine.timeouts import LIFT_TIMEOUTS_SQL
 from pgspatial.errors import ConfigError, LoadRejected
-from pgspatial.serialize.copyout import driver_connection
+from pgspatial.loaded import is_instance
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection, Engine
 
 __all__ = ["MODES", "LoadRun", "check_mode"]
 
@@ -41,18 +48,38 @@ def check_mode(on_invalid: str) -> OnInvalid:
     raise ConfigError(f"on_invalid={on_invalid!r} is not a mode; use one of {', '.join(MODES)}.")
 
 
+def _check_bind(bind: object) -> None:
+    if isinstance(bind, psycopg.Connection):
+        return
+    if is_instance(bind, "sqlalchemy", "Engine") or is_instance(bind, "sqlalchemy", "Connection"):
+        return
+    raise ConfigError(
+        f"bulk loads need a SQLAlchemy Engine or Connection, or a psycopg Connection; got {bind!r}."
+    )
+
+
+def _driver(connection: Connection) -> psycopg.Connection[Any]:
+    raw = connection.connection.driver_connection
+    if not isinstance(raw, psycopg.Connection):
+        raise ConfigError("bulk loads need the psycopg (3) driver: postgresql+psycopg://...")
+    return raw
+
+
 @contextmanager
-def _transaction(bind: Engine | Connection) -> Iterator[Connection]:
-    """A transaction of its own on an engine; a savepoint inside a caller's transaction."""
-    if isinstance(bind, Engine):
-        with bind.begin() as connection:
-            yield connection
-    elif bind.in_transaction():
-        with bind.begin_nested():
+def _transaction(bind: Any) -> Iterator[psycopg.Connection[Any]]:
+    """A transaction of its own; a savepoint inside a caller's transaction."""
+    if isinstance(bind, psycopg.Connection):
+        with bind.transaction():  # BEGIN/COMMIT, or a SAVEPOINT when already in one
             yield bind
+    elif is_instance(bind, "sqlalchemy", "Engine"):
+        with cast("Engine", bind).begin() as connection:
+            yield _driver(connection)
+    elif cast("Connection", bind).in_transaction():
+        with bind.begin_nested():
+            yield _driver(bind)
     else:
         with bind.begin():
-            yield bind
+            yield _driver(bind)
 
 
 class LoadRun:
@@ -60,14 +87,13 @@ class LoadRun:
 
     def __init__(
         self,
-        bind: Engine | Connection,
+        bind: Engine | Connection | psycopg.Connection[Any],
         *,
         on_invalid: OnInvalid,
         report_path: str | Path | None,
         progress: Callable[[int], None] | None = None,
     ) -> None:
-        if not isinstance(bind, Engine | Connection):
-            raise ConfigError(f"bulk loads need a SQLAlchemy Engine or Connection, got {bind!r}.")
+        _check_bind(bind)
         self.bind = bind
         self.mode = on_invalid
         self.progress = progress
@@ -84,7 +110,7 @@ class LoadRun:
         self._started = time.perf_counter()
 
     @contextmanager
-    def transaction(self) -> Iterator[Connection]:
+    def transaction(self) -> Iterator[psycopg.Connection[Any]]:
         """The load's transaction (timeouts lifted); commits when the block succeeds.
 
         The reject file is kept when the load ends with a report (success, or LoadRejected)
@@ -93,7 +119,7 @@ class LoadRun:
         keep = False
         try:
             with _transaction(self.bind) as connection:
-                lift_timeouts(connection)
+                connection.execute(LIFT_TIMEOUTS_SQL)
                 yield connection
             keep = True
         except LoadRejected:
@@ -109,12 +135,14 @@ class LoadRun:
             self.log.finish(keep=keep)
 
     def copy(
-        self, connection: Connection, plan: LoadPlan, source_names: Sequence[str] | None = None
+        self,
+        raw: psycopg.Connection[Any],
+        plan: LoadPlan,
+        source_names: Sequence[str] | None = None,
     ) -> AbstractContextManager[CopySession]:
         """The binary COPY for ``plan`` inside the load's transaction; ``source_names`` are
         the input's names of the planned columns (for reject reports)."""
         self.table = plan.target.qualified_name
-        raw = driver_connection(connection)
 
         @contextmanager
         def session() -> Iterator[CopySession]:
@@ -140,18 +168,18 @@ class LoadRun:
             self.failed = True
             raise LoadRejected(rejection_message(self.report(), self.mode), report=self.report())
 
-    def defer_indexes(self, connection: Connection, sql_name: str) -> None:
+    def defer_indexes(self, connection: psycopg.Connection[Any], sql_name: str) -> None:
         """Drop the table's plain indexes until :meth:`finish` when it is empty (see
         :mod:`pgspatial.bulk.indexes`); call it before :meth:`copy`."""
         self.deferred = defer_indexes(connection, sql_name)
 
-    def finish(self, connection: Connection, sql_name: str) -> None:
+    def finish(self, connection: psycopg.Connection[Any], sql_name: str) -> None:
         """Build the deferred indexes again, then ANALYZE the table when rows were loaded;
         inside the transaction, so both commit with the rows."""
         if self.deferred is not None:
             self.deferred.rebuild(connection)
         if self.session is not None and self.session.rows_loaded:
-            connection.exec_driver_sql(f"ANALYZE {sql_name}")
+            connection.execute(sql.SQL("ANALYZE {}").format(sql.SQL(sql_name)))
             self.analyzed = True
 
     def report(self) -> LoadReport:

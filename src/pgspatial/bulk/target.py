@@ -3,9 +3,9 @@
 COPY BINARY sends every value in its column's exact wire format (an ``int4`` is four
 bytes, not eight), so a load must know the real column types, not the ones a model
 declares; and each spatial column's SRID and type decide how its geometries are checked.
-:func:`resolve_target` reads both from ``pg_catalog`` in one query, whether the caller
-named the table by a mapped class, a :class:`~sqlalchemy.Table` or a (schema-qualified)
-name.
+:func:`resolve_target` reads both from ``pg_catalog`` in one query, on the psycopg
+connection the load runs on (the loader's core needs no SQLAlchemy, so ``pgspatial load``
+starts without importing it).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Table, inspect, text
-from sqlalchemy.exc import NoInspectionAvailable
+import psycopg
+from psycopg.rows import namedtuple_row
 
 from pgspatial.errors import ConfigError
 
@@ -28,8 +28,7 @@ __all__ = [
     "split_name",
 ]
 
-_COLUMNS_SQL = text(
-    """
+_COLUMNS_SQL = """
     SELECT n.nspname AS schema, c.relname AS name, c.relkind AS relkind,
            a.attname AS column, a.atttypid::int AS type_oid,
            format_type(a.atttypid, a.atttypmod) AS type_name, t.typname AS typname,
@@ -49,10 +48,9 @@ _COLUMNS_SQL = text(
     JOIN pg_namespace n ON n.oid = c.relnamespace
     JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
     JOIN pg_type t ON t.oid = a.atttypid
-    WHERE c.oid = to_regclass(:regclass)
+    WHERE c.oid = to_regclass(%(regclass)s)
     ORDER BY a.attnum
-    """
-)
+"""
 _LOADABLE_KINDS = {"r", "p"}  # ordinary and partitioned tables
 
 
@@ -131,30 +129,9 @@ def split_name(name: str, schema: str | None = None) -> tuple[str | None, str]:
     return (head if dot else schema), tail
 
 
-def table_identity(table: object) -> tuple[tuple[str | None, str], dict[str, str]]:
-    """``(schema, name)`` of a mapped class, Table or name, and attribute-key -> column name.
-
-    A mapped class may name its attributes differently from its columns
-    (``mapped_column("parcelId")``); rows keyed by attribute names are accepted.
-    """
-    if isinstance(table, str):
-        return split_name(table), {}
-    if isinstance(table, Table):
-        return (table.schema, table.name), {c.key: c.name for c in table.columns}
-    try:
-        mapper = inspect(table)
-    except NoInspectionAvailable:
-        mapper = None
-    local = getattr(mapper, "local_table", None)
-    if isinstance(local, Table):
-        keys = {key: column.name for key, column in mapper.columns.items()}
-        return (local.schema, local.name), keys
-    raise ConfigError(
-        f"table must be a mapped class, a sqlalchemy Table or a table name, got {table!r}."
-    )
-
-
-def resolve_target(connection: Connection, schema: str | None, name: str) -> LoadTarget:
+def resolve_target(
+    connection: psycopg.Connection[Any], schema: str | None, name: str
+) -> LoadTarget:
     """Read ``schema.name`` (``name`` on the search_path when no schema) from the catalog.
 
     Raises ConfigError when there is no such table, or it is a view or another relation
@@ -170,10 +147,13 @@ def resolve_target(connection: Connection, schema: str | None, name: str) -> Loa
     return target
 
 
-def find_target(connection: Connection, schema: str | None, name: str) -> LoadTarget | None:
+def find_target(
+    connection: psycopg.Connection[Any], schema: str | None, name: str
+) -> LoadTarget | None:
     """:func:`resolve_target`, but None when there is no relation of that name at all."""
     regclass = quote_ident(name) if schema is None else f"{quote_ident(schema)}.{quote_ident(name)}"
-    rows = connection.execute(_COLUMNS_SQL, {"regclass": regclass}).all()
+    with connection.cursor(row_factory=namedtuple_row) as cursor:
+        rows: list[Any] = cursor.execute(_COLUMNS_SQL, {"regclass": regclass}).fetchall()
     if not rows:
         return None
     if rows[0].relkind not in _LOADABLE_KINDS:

@@ -24,8 +24,7 @@ import shapely
 from pgspatial.bulk.decoding import Decoded, Mask, Objects, is_none
 from pgspatial.bulk.target import SpatialSpec
 from pgspatial.errors import InvalidGeometry, SridMismatch
-from pgspatial.geometry import is_lonlat_degrees, parse_geometry
-from pgspatial.geometry.crs import ReprojectionError, transformer
+from pgspatial.geometry.crs import ReprojectionError, is_lonlat_degrees, transformer
 from pgspatial.geometry.validate import MULTI_OF
 
 __all__ = ["CheckedColumn", "GeometryRule", "check_geometries"]
@@ -209,6 +208,10 @@ def _dimension_problem(shape: Any, rule: GeometryRule) -> str | None:
 
 def _per_row(value: object, rule: GeometryRule) -> tuple[bytes | None, str | None, bool]:
     """parse_geometry on one value: (EWKB, None, repaired) or (None, reason, False)."""
+    # imported on the first row that needs it: it brings GeoAlchemy2, which a clean file
+    # load (`pgspatial load`) never imports
+    from pgspatial.geometry.parse import parse_geometry
+
     spec = rule.spec
     try:
         parsed = parse_geometry(

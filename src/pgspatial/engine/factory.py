@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.ext.asyncio import create_async_engine as sa_create_async_engine
 
 from pgspatial.dberrors import install_error_translation
-from pgspatial.engine.options import SessionSettings
+from pgspatial.engine.options import SessionSettings, connect_args
 from pgspatial.engine.pool import install_pool_guards
 from pgspatial.errors import ConfigError
 from pgspatial.settings import Settings
@@ -54,20 +54,14 @@ def _engine_kwargs(
     settings: Settings, session: SessionSettings, pgbouncer: bool, user_kw: dict[str, Any]
 ) -> dict[str, Any]:
     """The keywords for SQLAlchemy: pgspatial's defaults, then the caller's on top."""
-    connect_args: dict[str, Any] = {"application_name": settings.application_name}
-    if pgbouncer:
-        # psycopg prepares a statement after 5 executions; PgBouncer < 1.21 in transaction
-        # mode then hands "_pg3_0" to a server connection that never saw it.
-        connect_args["prepare_threshold"] = None
-    else:
-        connect_args["options"] = session.startup_options()
-    connect_args.update(user_kw.pop("connect_args", {}))
+    driver_args = connect_args(settings, session, pgbouncer=pgbouncer)
+    driver_args.update(user_kw.pop("connect_args", {}))
     kwargs: dict[str, Any] = {
         "pool_size": settings.pool_size,
         "max_overflow": settings.max_overflow,
         "pool_pre_ping": settings.pool_pre_ping,
         "pool_recycle": settings.pool_recycle_s,
-        "connect_args": connect_args,
+        "connect_args": driver_args,
     }
     if user_kw.get("poolclass") is not None:
         kwargs.pop("pool_size")

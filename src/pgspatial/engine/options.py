@@ -11,10 +11,11 @@ scoped to our transaction only.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 from pgspatial.settings import Settings
 
-__all__ = ["SessionSettings"]
+__all__ = ["SessionSettings", "connect_args"]
 
 
 def _escape_option(value: str) -> str:
@@ -74,3 +75,18 @@ class SessionSettings:
             for name, value in self.values
         )
         return f"SELECT {calls}"
+
+
+def connect_args(
+    settings: Settings, session: SessionSettings, *, pgbouncer: bool
+) -> dict[str, Any]:
+    """psycopg ``connect()`` keywords for a pgspatial session: the application name, and the
+    settings as startup options, or through PgBouncer no prepared statements (psycopg
+    prepares after 5 executions, and PgBouncer < 1.21 in transaction mode hands "_pg3_0" to
+    a server connection that never saw it; the settings then go per transaction)."""
+    args: dict[str, Any] = {"application_name": settings.application_name}
+    if pgbouncer:
+        args["prepare_threshold"] = None
+    else:
+        args["options"] = session.startup_options()
+    return args

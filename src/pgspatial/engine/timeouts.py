@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING, cast
+
+from pgspatial.loaded import is_instance
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+    from sqlalchemy.orm import Session
 
 __all__ = ["LIFT_TIMEOUTS_SQL", "lift_timeouts", "lift_timeouts_async"]
 
@@ -21,16 +26,16 @@ def lift_timeouts(bind: Connection | Session) -> None:
 
     A streamed export with a slow consumer would otherwise be cancelled midway.
     """
-    if isinstance(bind, Session):
-        bind.connection().exec_driver_sql(LIFT_TIMEOUTS_SQL)
+    if is_instance(bind, "sqlalchemy.orm", "Session"):
+        cast("Session", bind).connection().exec_driver_sql(LIFT_TIMEOUTS_SQL)
     else:
-        bind.exec_driver_sql(LIFT_TIMEOUTS_SQL)
+        cast("Connection", bind).exec_driver_sql(LIFT_TIMEOUTS_SQL)
 
 
 async def lift_timeouts_async(bind: AsyncConnection | AsyncSession) -> None:
     """The asyncio twin of :func:`lift_timeouts`."""
-    if isinstance(bind, AsyncSession):
-        connection = await bind.connection()
+    if is_instance(bind, "sqlalchemy.ext.asyncio", "AsyncSession"):
+        connection = await cast("AsyncSession", bind).connection()
         await connection.exec_driver_sql(LIFT_TIMEOUTS_SQL)
     else:
-        await bind.exec_driver_sql(LIFT_TIMEOUTS_SQL)
+        await cast("AsyncConnection", bind).exec_driver_sql(LIFT_TIMEOUTS_SQL)

@@ -8,16 +8,52 @@ column's geometry type, finite and in-range coordinates, OGC validity. The resul
 :class:`ParsedGeometry`, is a GeoAlchemy2 ``WKBElement`` carrying EWKB, so it binds
 anywhere GeoAlchemy2 accepts a geometry. :func:`GeoJSONGeometryInput` makes the same
 checks a pydantic field type for request bodies.
+
+Names are imported on first use: the bulk loader needs the CRS and validation helpers
+without GeoAlchemy2 and pydantic, which ``ParsedGeometry`` and the models bring in.
 """
 
 from __future__ import annotations
 
-from pgspatial.geometry.crs import crs_for_srid, is_lonlat_degrees
-from pgspatial.geometry.decode import ACCEPTED_KINDS, GEOJSON_SRID, srid_from_crs_name
-from pgspatial.geometry.element import ParsedGeometry, geometry_type_name
-from pgspatial.geometry.models import GeoJSONGeometry, GeoJSONGeometryInput, to_geojson_mapping
-from pgspatial.geometry.parse import parse_geometry
-from pgspatial.geometry.validate import TARGET_TYPES, normalize_target_type
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pgspatial.geometry.crs import (
+        GEOJSON_SRID,
+        crs_for_srid,
+        is_lonlat_degrees,
+        srid_from_crs_name,
+    )
+    from pgspatial.geometry.decode import ACCEPTED_KINDS
+    from pgspatial.geometry.element import ParsedGeometry
+    from pgspatial.geometry.models import (
+        GeoJSONGeometry,
+        GeoJSONGeometryInput,
+        to_geojson_mapping,
+    )
+    from pgspatial.geometry.parse import parse_geometry
+    from pgspatial.geometry.validate import (
+        TARGET_TYPES,
+        geometry_type_name,
+        normalize_target_type,
+    )
+
+_LAZY = {
+    "ACCEPTED_KINDS": "pgspatial.geometry.decode",
+    "GEOJSON_SRID": "pgspatial.geometry.crs",
+    "TARGET_TYPES": "pgspatial.geometry.validate",
+    "GeoJSONGeometry": "pgspatial.geometry.models",
+    "GeoJSONGeometryInput": "pgspatial.geometry.models",
+    "ParsedGeometry": "pgspatial.geometry.element",
+    "crs_for_srid": "pgspatial.geometry.crs",
+    "geometry_type_name": "pgspatial.geometry.validate",
+    "is_lonlat_degrees": "pgspatial.geometry.crs",
+    "normalize_target_type": "pgspatial.geometry.validate",
+    "parse_geometry": "pgspatial.geometry.parse",
+    "srid_from_crs_name": "pgspatial.geometry.crs",
+    "to_geojson_mapping": "pgspatial.geometry.models",
+}
 
 __all__ = [
     "ACCEPTED_KINDS",
@@ -34,3 +70,16 @@ __all__ = [
     "srid_from_crs_name",
     "to_geojson_mapping",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pgspatial.geometry' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

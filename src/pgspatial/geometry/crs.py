@@ -8,6 +8,7 @@ the ten-thousandth geometry costs a dictionary hit, not a PROJ database query.
 from __future__ import annotations
 
 import functools
+import re
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -18,7 +19,29 @@ from shapely.geometry.base import BaseGeometry
 if TYPE_CHECKING:
     from pyproj import CRS, Transformer
 
-__all__ = ["ReprojectionError", "crs_for_srid", "is_lonlat_degrees", "reproject", "transformer"]
+__all__ = [
+    "GEOJSON_SRID",
+    "ReprojectionError",
+    "crs_for_srid",
+    "is_lonlat_degrees",
+    "reproject",
+    "srid_from_crs_name",
+    "transformer",
+]
+
+GEOJSON_SRID = 4326
+"""RFC 7946: GeoJSON coordinates are WGS 84 longitude/latitude."""
+
+_CRS84 = re.compile(
+    r"(?:urn:ogc:def:crs:OGC:(?:1\.3)?:CRS84|OGC:CRS84|CRS:?84"
+    r"|https?://www\.opengis\.net/def/crs/OGC/1\.3/CRS84)",
+    re.IGNORECASE,
+)
+_EPSG = re.compile(
+    r"(?:EPSG:{1,2}|urn:ogc:def:crs:EPSG:[\d.]*:|https?://www\.opengis\.net/def/crs/EPSG/[\d.]+/)"
+    r"(\d+)",
+    re.IGNORECASE,
+)
 
 # Answers that need no PROJ database: the two SRIDs almost every request uses.
 _KNOWN_LONLAT = {4326: True, 3857: False}
@@ -84,3 +107,12 @@ def reproject(shape: BaseGeometry, source_srid: int, target_srid: int) -> BaseGe
         return np.column_stack(forward.transform(*coords.T))
 
     return shapely.transform(shape, apply, include_z=has_z)
+
+
+def srid_from_crs_name(name: str) -> int | None:
+    """The SRID of a GeoJSON-2008 named CRS (``EPSG:3857``, ``urn:ogc:def:crs:...``)."""
+    name = name.strip()
+    if _CRS84.fullmatch(name):
+        return GEOJSON_SRID
+    match = _EPSG.fullmatch(name)
+    return int(match.group(1)) if match else None

@@ -26,19 +26,16 @@ from shapely.geometry.base import BaseGeometry
 
 from pgspatial.errors import InvalidGeometry, SridMismatch
 from pgspatial.geometry._text import echo, prefix
+from pgspatial.geometry.crs import GEOJSON_SRID, srid_from_crs_name
 from pgspatial.geometry.element import ParsedGeometry
 
 __all__ = [
     "ACCEPTED_KINDS",
     "GEOJSON_GEOMETRY_TYPES",
-    "GEOJSON_SRID",
     "Decoded",
     "decode_geometry",
-    "srid_from_crs_name",
 ]
 
-GEOJSON_SRID = 4326
-"""RFC 7946: GeoJSON coordinates are WGS 84 longitude/latitude."""
 
 GEOJSON_GEOMETRY_TYPES = frozenset(
     {
@@ -65,16 +62,6 @@ ACCEPTED_KINDS = (
 _EWKT_HEAD = re.compile(r"\s*SRID\s*=\s*(-?\d+)\s*;", re.IGNORECASE)
 _HEX = re.compile(r"[0-9A-Fa-f]+")
 _HEX_BYTES = re.compile(rb"[0-9A-Fa-f]+")
-_CRS84 = re.compile(
-    r"(?:urn:ogc:def:crs:OGC:(?:1\.3)?:CRS84|OGC:CRS84|CRS:?84"
-    r"|https?://www\.opengis\.net/def/crs/OGC/1\.3/CRS84)",
-    re.IGNORECASE,
-)
-_EPSG = re.compile(
-    r"(?:EPSG:{1,2}|urn:ogc:def:crs:EPSG:[\d.]*:|https?://www\.opengis\.net/def/crs/EPSG/[\d.]+/)"
-    r"(\d+)",
-    re.IGNORECASE,
-)
 _PARSE_ERRORS = (ShapelyError, ValueError, TypeError, KeyError, IndexError, AttributeError)
 
 
@@ -84,15 +71,6 @@ class Decoded(NamedTuple):
     shape: BaseGeometry
     srid: int | None
     source: str
-
-
-def srid_from_crs_name(name: str) -> int | None:
-    """The SRID of a GeoJSON-2008 named CRS (``EPSG:3857``, ``urn:ogc:def:crs:...``)."""
-    name = name.strip()
-    if _CRS84.fullmatch(name):
-        return GEOJSON_SRID
-    match = _EPSG.fullmatch(name)
-    return int(match.group(1)) if match else None
 
 
 def decode_geometry(value: object, *, column: str | None = None) -> Decoded:

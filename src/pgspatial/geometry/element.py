@@ -16,28 +16,9 @@ from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 
 from pgspatial.geometry._text import echo
+from pgspatial.geometry.validate import geometry_type_name
 
 __all__ = ["ParsedGeometry", "geometry_type_name"]
-
-# shapely.get_type_id -> upper-case OGC name (a LinearRing is written as a LineString).
-_TYPE_NAMES = (
-    "POINT",
-    "LINESTRING",
-    "LINESTRING",
-    "POLYGON",
-    "MULTIPOINT",
-    "MULTILINESTRING",
-    "MULTIPOLYGON",
-    "GEOMETRYCOLLECTION",
-)
-
-
-def geometry_type_name(shape: BaseGeometry) -> str:
-    """The upper-case OGC type name of a Shapely geometry, without Z/M: ``"POLYGON"``, ..."""
-    type_id = int(shapely.get_type_id(shape))
-    if not 0 <= type_id < len(_TYPE_NAMES):
-        raise TypeError(f"not a Shapely geometry: {echo(shape)}")
-    return _TYPE_NAMES[type_id]
 
 
 class ParsedGeometry(WKBElement):

@@ -24,8 +24,8 @@ from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 from shapely.geometry.base import BaseGeometry
 
 from pgspatial.errors import InvalidGeometry, SridMismatch
-from pgspatial.geometry.crs import reproject
-from pgspatial.geometry.decode import GEOJSON_GEOMETRY_TYPES, GEOJSON_SRID
+from pgspatial.geometry.crs import GEOJSON_SRID, reproject
+from pgspatial.geometry.decode import GEOJSON_GEOMETRY_TYPES
 from pgspatial.geometry.element import ParsedGeometry
 from pgspatial.geometry.parse import parse_geometry
 from pgspatial.geometry.validate import (

@@ -21,9 +21,8 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from pgspatial.errors import ConfigError, InvalidGeometry, SridMismatch
-from pgspatial.geometry._text import format_coordinate, prefix
+from pgspatial.geometry._text import echo, format_coordinate, prefix
 from pgspatial.geometry.crs import ReprojectionError, is_lonlat_degrees, reproject
-from pgspatial.geometry.element import geometry_type_name
 
 __all__ = [
     "MULTI_OF",
@@ -38,6 +37,27 @@ __all__ = [
     "normalize_target_type",
     "resolve_srid",
 ]
+
+# shapely.get_type_id -> upper-case OGC name (a LinearRing is written as a LineString).
+_TYPE_NAMES = (
+    "POINT",
+    "LINESTRING",
+    "LINESTRING",
+    "POLYGON",
+    "MULTIPOINT",
+    "MULTILINESTRING",
+    "MULTIPOLYGON",
+    "GEOMETRYCOLLECTION",
+)
+
+
+def geometry_type_name(shape: BaseGeometry) -> str:
+    """The upper-case OGC type name of a Shapely geometry, without Z/M: ``"POLYGON"``, ..."""
+    type_id = int(shapely.get_type_id(shape))
+    if not 0 <= type_id < len(_TYPE_NAMES):
+        raise TypeError(f"not a Shapely geometry: {echo(shape)}")
+    return _TYPE_NAMES[type_id]
+
 
 OGC_NAMES = {
     "POINT": "Point",

@@ -9,10 +9,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 from sqlalchemy import Connection, Engine, text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from pgspatial.catalog._relations import (
     CONSTRAINT_KINDS,
@@ -27,6 +26,10 @@ from pgspatial.catalog._relations import (
     strip_outer_parens,
 )
 from pgspatial.errors import ConfigError
+from pgspatial.loaded import is_instance
+
+if TYPE_CHECKING:  # asyncio is imported only by callers that use it
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 __all__ = ["Catalog"]
 
@@ -44,7 +47,7 @@ def _statements() -> dict[str, str]:
 
 
 Bind: TypeAlias = Connection | Engine
-AsyncBind: TypeAlias = AsyncConnection | AsyncEngine
+AsyncBind: TypeAlias = "AsyncConnection | AsyncEngine"
 
 
 @dataclass(frozen=True)
@@ -84,13 +87,14 @@ class Catalog:
         include_system: bool = False,
     ) -> Catalog:
         """:meth:`load` for an :class:`AsyncConnection` or :class:`AsyncEngine`."""
-        if isinstance(bind, AsyncEngine):
-            async with bind.connect() as connection:
+        if is_instance(bind, "sqlalchemy.ext.asyncio", "AsyncEngine"):
+            async with cast("AsyncEngine", bind).connect() as connection:
                 await connection.execution_options(**_SNAPSHOT_OPTIONS)
                 return await connection.run_sync(
                     cls._load, schemas=schemas, include_system=include_system
                 )
-        return await bind.run_sync(cls._load, schemas=schemas, include_system=include_system)
+        connection = cast("AsyncConnection", bind)
+        return await connection.run_sync(cls._load, schemas=schemas, include_system=include_system)
 
     @classmethod
     def _load(

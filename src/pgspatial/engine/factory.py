@@ -16,20 +16,22 @@ comes back. They never start a server. What they add:
 from __future__ import annotations
 
 import weakref
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import sqlalchemy
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy.engine import URL
-from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.ext.asyncio import create_async_engine as sa_create_async_engine
 
 from pgspatial.dberrors import install_error_translation
 from pgspatial.engine.options import SessionSettings, connect_args
 from pgspatial.engine.pool import install_pool_guards
 from pgspatial.errors import ConfigError
+from pgspatial.loaded import is_instance
 from pgspatial.settings import Settings
 from pgspatial.urls import sqlalchemy_url
+
+if TYPE_CHECKING:  # sqlalchemy.ext.asyncio (and the ORM it imports) only for async engines
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 __all__ = ["create_analytics_engine", "create_async_engine", "create_engine", "session_settings_of"]
 
@@ -92,7 +94,10 @@ def _finish(engine: Engine, session: SessionSettings, pgbouncer: bool) -> Engine
 
 def session_settings_of(engine: Engine | AsyncEngine) -> SessionSettings | None:
     """The settings pgspatial applies on ``engine``'s connections (None if not ours)."""
-    sync = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
+    if is_instance(engine, "sqlalchemy.ext.asyncio", "AsyncEngine"):
+        sync = cast("AsyncEngine", engine).sync_engine
+    else:
+        sync = cast("Engine", engine)
     return _CONFIGURED.get(sync)
 
 
@@ -130,6 +135,8 @@ def create_async_engine(
     settings = settings or Settings()
     bouncer = settings.pgbouncer if pgbouncer is None else pgbouncer
     session = SessionSettings.from_settings(settings, statement_timeout_ms=statement_timeout_ms)
+    from sqlalchemy.ext.asyncio import create_async_engine as sa_create_async_engine
+
     engine = sa_create_async_engine(
         _resolve_url(url, settings, async_=True), **_engine_kwargs(settings, session, bouncer, kw)
     )

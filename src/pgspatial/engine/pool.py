@@ -37,7 +37,6 @@ import asyncio
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
-import anyio
 import psycopg
 from psycopg.pq import TransactionStatus
 from sqlalchemy import Engine, event, exc
@@ -111,6 +110,8 @@ async def finish(cleanup: Awaitable[T]) -> T:
     ``Task.cancel()``; a cancellation that arrives meanwhile is re-raised once the cleanup
     is done, so the caller never returns before the connection is back in the pool.
     """
+    import anyio  # only async callers get here (the sync engines never import it)
+
     task = asyncio.ensure_future(cleanup)
     cancelled: BaseException | None = None
     with anyio.CancelScope(shield=True):

@@ -1,16 +1,38 @@
-"""Serialization without WKB in Python: DB-built GeoJSON, NDJSON and CSV, and vector tiles."""
+"""Serialization without WKB in Python: DB-built GeoJSON, NDJSON and CSV, and vector tiles.
+
+Names are imported on first use: an export (``pgspatial export``) needs neither the tile
+code nor the ORM and asyncio machinery it brings.
+"""
 
 from __future__ import annotations
 
-from pgspatial.serialize.features import FULL_PRECISION, FeatureSpec, feature_spec
-from pgspatial.serialize.output import (
-    ExportFormat,
-    feature_collection,
-    feature_collection_async,
-    stream_features,
-    stream_features_async,
-)
-from pgspatial.serialize.tiles import tile_select, vector_tile, vector_tile_async
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pgspatial.serialize.features import FULL_PRECISION, FeatureSpec, feature_spec
+    from pgspatial.serialize.output import (
+        ExportFormat,
+        feature_collection,
+        feature_collection_async,
+        stream_features,
+        stream_features_async,
+    )
+    from pgspatial.serialize.tiles import tile_select, vector_tile, vector_tile_async
+
+_LAZY = {
+    "FULL_PRECISION": "pgspatial.serialize.features",
+    "ExportFormat": "pgspatial.serialize.output",
+    "FeatureSpec": "pgspatial.serialize.features",
+    "feature_collection": "pgspatial.serialize.output",
+    "feature_collection_async": "pgspatial.serialize.output",
+    "feature_spec": "pgspatial.serialize.features",
+    "stream_features": "pgspatial.serialize.output",
+    "stream_features_async": "pgspatial.serialize.output",
+    "tile_select": "pgspatial.serialize.tiles",
+    "vector_tile": "pgspatial.serialize.tiles",
+    "vector_tile_async": "pgspatial.serialize.tiles",
+}
 
 __all__ = [
     "FULL_PRECISION",
@@ -25,3 +47,16 @@ __all__ = [
     "vector_tile",
     "vector_tile_async",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pgspatial.serialize' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

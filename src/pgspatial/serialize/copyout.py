@@ -11,15 +11,19 @@ geometries arrive as validated EWKB).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import psycopg
 from sqlalchemy import Connection
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
-from sqlalchemy.orm import Session
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
+
+from pgspatial.loaded import is_instance
+
+if TYPE_CHECKING:  # the ORM and asyncio are imported only by callers that use them
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+    from sqlalchemy.orm import Session
 
 __all__ = [
     "CSV_WITH_HEADER",
@@ -51,7 +55,10 @@ def compile_for_copy(stmt: ClauseElement, dialect: Dialect) -> tuple[str, dict[s
 
 def driver_connection(bind: Session | Connection) -> psycopg.Connection[Any]:
     """The psycopg connection under a session or connection, in its current transaction."""
-    connection = bind.connection() if isinstance(bind, Session) else bind
+    if is_instance(bind, "sqlalchemy.orm", "Session"):
+        connection = cast("Session", bind).connection()
+    else:
+        connection = cast("Connection", bind)
     raw = connection.connection.driver_connection
     if not isinstance(raw, psycopg.Connection):
         raise TypeError("pgspatial's COPY paths need the psycopg (3) driver.")
@@ -62,7 +69,10 @@ async def driver_connection_async(
     bind: AsyncSession | AsyncConnection,
 ) -> psycopg.AsyncConnection[Any]:
     """The async twin of :func:`driver_connection`."""
-    connection = await bind.connection() if isinstance(bind, AsyncSession) else bind
+    if is_instance(bind, "sqlalchemy.ext.asyncio", "AsyncSession"):
+        connection = await cast("AsyncSession", bind).connection()
+    else:
+        connection = cast("AsyncConnection", bind)
     raw = (await connection.get_raw_connection()).driver_connection
     if not isinstance(raw, psycopg.AsyncConnection):
         raise TypeError("pgspatial's COPY paths need the psycopg (3) async driver.")

@@ -18,7 +18,6 @@ from sqlalchemy import Engine, MetaData, Select, Table, select, text
 
 from pgspatial.catalog import Catalog, SpatialTable
 from pgspatial.errors import ConfigError
-from pgspatial.predicates import in_bbox
 from pgspatial.serialize.copyout import compile_for_copy
 from pgspatial.serialize.output import ExportFormat, stream_features
 
@@ -73,6 +72,8 @@ def export_statement(
     stmt = select(table)
     geometry = live.columns[0].name
     if bbox is not None:
+        from pgspatial.predicates import in_bbox  # with its geometry parsing, only when asked
+
         stmt = stmt.where(in_bbox(table.c[geometry], bbox, srid=bbox_srid))
     if where:
         stmt = stmt.where(text(where))

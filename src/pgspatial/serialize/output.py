@@ -11,16 +11,15 @@ except the I/O.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import orjson
 from sqlalchemy import Connection, Select
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
-from sqlalchemy.orm import Session
 
 from pgspatial.engine.timeouts import lift_timeouts, lift_timeouts_async
 from pgspatial.errors import ConfigError
+from pgspatial.loaded import is_instance
 from pgspatial.serialize.copyout import (
     CSV_WITH_HEADER,
     RAW_LINES,
@@ -31,6 +30,10 @@ from pgspatial.serialize.copyout import (
     driver_connection_async,
 )
 from pgspatial.serialize.features import FeatureSpec, feature_spec
+
+if TYPE_CHECKING:  # the ORM and asyncio are imported only by callers that use them
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+    from sqlalchemy.orm import Session
 
 __all__ = [
     "ExportFormat",
@@ -116,7 +119,10 @@ def stream_features(
     Runs in the caller's transaction with its timeouts lifted for that transaction only.
     Memory stays flat in the row count.
     """
-    dialect = (bind.get_bind() if isinstance(bind, Session) else bind).dialect
+    if is_instance(bind, "sqlalchemy.orm", "Session"):
+        dialect = cast("Session", bind).get_bind().dialect
+    else:
+        dialect = cast("Connection", bind).dialect
     (sql, params), options, extent = _prepare(
         stmt, output_format,
         {"id_column": id_column, "geometry_column": geometry_column,
@@ -172,7 +178,10 @@ async def stream_features_async(
     bbox: bool = False,
 ) -> AsyncIterator[bytes]:
     """The asyncio twin of :func:`stream_features`."""
-    sync_bind = bind.sync_session.get_bind() if isinstance(bind, AsyncSession) else bind.sync_engine
+    if is_instance(bind, "sqlalchemy.ext.asyncio", "AsyncSession"):
+        sync_bind = cast("AsyncSession", bind).sync_session.get_bind()
+    else:
+        sync_bind = cast("AsyncConnection", bind).sync_engine
     (sql, params), options, extent = _prepare(
         stmt, output_format,
         {"id_column": id_column, "geometry_column": geometry_column,

@@ -36,9 +36,36 @@ class ParcelGeography(Base):
     geom: Mapped[WKBElement] = spatial_column("POLYGON", srid=4326, geography=True)
 
 
+_TILE_CALL = re.compile(
+    r"ST_TileEnvelope\(%\((\w+)\)s(?:::INTEGER)?, %\((\w+)\)s(?:::INTEGER)?, "
+    r"%\((\w+)\)s(?:::INTEGER)?\)"
+)
+
+
 def compiled(stmt):
+    """The SQL on one line, with the bound z/x/y of ST_TileEnvelope written in (they are
+    bound so that every tile shares one statement), and the parameters."""
     result = stmt.compile(dialect=postgresql.dialect())
-    return " ".join(result.string.split()), result.params
+    sql, params = " ".join(result.string.split()), result.params
+    call = _TILE_CALL.search(sql)
+    if call:
+        z, x, y = (params[name] for name in call.groups())
+        sql = sql.replace(call.group(0), f"ST_TileEnvelope({z}, {x}, {y})")
+    return sql, params
+
+
+def test_every_tile_of_a_source_shares_one_statement():
+    # the tile is bound, not inlined: one compiled form (SQLAlchemy's cache) and one SQL
+    # text (psycopg prepares it) for all tiles
+    first = tile_select(Parcel, *TILE).compile(dialect=postgresql.dialect())
+    other = tile_select(Parcel, 15, 9650, 12320).compile(dialect=postgresql.dialect())
+    assert first.string == other.string
+    assert _TILE_CALL.search(first.string)
+    assert (
+        tile_select(Parcel, *TILE)._generate_cache_key()
+        == tile_select(Parcel, 15, 9650, 12320)._generate_cache_key()
+    )
+    assert {first.params[n] for n in _TILE_CALL.search(first.string).groups()} == set(TILE)
 
 
 def envelope_param(params):

@@ -73,6 +73,7 @@ from sqlalchemy import (
     Select,
     Subquery,
     Table,
+    bindparam,
     case,
     cast,
     func,
@@ -194,7 +195,9 @@ def _mvt_geometry(
         geometry = func.geometry(geometry)
     if facts.srid != WEB_MERCATOR:
         geometry = func.ST_Transform(geometry, literal_column(str(WEB_MERCATOR), Integer))
-    z, x, y = (literal_column(str(v), Integer) for v in tile)
+    # Bound, not inlined: the statement is then the same for every tile, so its compiled
+    # form is reused and psycopg can prepare it (literal z/x/y made each tile a new SQL text).
+    z, x, y = (bindparam(None, v, type_=Integer, unique=True) for v in tile)
     return func.ST_AsMVTGeom(
         geometry,
         func.ST_TileEnvelope(z, x, y),

@@ -134,8 +134,7 @@ def _run_ddl(connection: psycopg.Connection[Any], ddl: ExecutableDDLElement) -> 
 def create_table(connection: psycopg.Connection[Any], table: Table) -> None:
     """CREATE TABLE (its indexes come after the rows); SchemaError when the database refuses."""
     try:
-        with connection.transaction():  # a savepoint, so the error leaves a usable connection
-            _run_ddl(connection, CreateTable(table))
+        _run_ddl(connection, CreateTable(table))
     except psycopg.Error as error:
         detail = error.diag.message_primary or str(error).strip()
         raise SchemaError(

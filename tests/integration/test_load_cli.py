@@ -400,3 +400,18 @@ def test_the_command_names_an_unreachable_server_without_its_password(tmp_path, 
     message = " ".join(done.stderr.split())
     assert "cannot connect to someone@127.0.0.1:9/nowhere" in message
     assert "s3cret" not in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_new_table_whose_name_holds_a_percent_sign(db, files):
+    # the load's own statements compose names instead of passing them through parameters
+    conninfo = libpq_conninfo(db.url)
+    with psycopg.connect(conninfo) as conn:
+        report = load_file(conn, files / "plain.geojson", "lots 100%")
+        assert report.rows_loaded == N and report.created and report.analyzed
+    with psycopg.connect(conninfo) as conn:
+        assert conn.execute('SELECT count(*), max(fid) FROM "lots 100%"').fetchone() == (N, N - 1)
+        fid = conn.execute(
+            'INSERT INTO "lots 100%" (geom) SELECT geom FROM "lots 100%" LIMIT 1 RETURNING fid'
+        ).fetchone()
+        assert fid == (N,)  # the identity continues after the loaded FIDs (0..N-1)
+        conn.rollback()

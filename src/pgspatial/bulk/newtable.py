@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import psycopg
+from psycopg import sql
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -159,8 +160,15 @@ def finish_new_table(
         connection.execute(
             f"ALTER TABLE {target.sql_name} ALTER COLUMN {quote_ident(geom)} SET NOT NULL"
         )
+    # composed, not parameterised: a name may hold a "%", which parameters would misread
     connection.execute(
-        f"SELECT setval(pg_get_serial_sequence(%(table)s, %(column)s), "
-        f"coalesce(max({quote_ident(pk)}), 0) + 1, false) FROM {target.sql_name}",
-        {"table": target.sql_name, "column": pk},
+        sql.SQL(
+            "SELECT setval(pg_get_serial_sequence({table}, {column}), "
+            "coalesce(max({key}), 0) + 1, false) FROM {relation}"
+        ).format(
+            table=sql.Literal(target.sql_name),
+            column=sql.Literal(pk),
+            key=sql.Identifier(pk),
+            relation=sql.SQL(target.sql_name),  # quoted already
+        )
     )

@@ -20,7 +20,7 @@ from pgspatial.predicates import in_tile, tile_envelope
 from pgspatial.predicates.windows import tile_bounds
 from pgspatial.sampledata.models import Parcel
 from pgspatial.serialize.copyout import compile_for_copy
-from pgspatial.serialize.tiles import tile_select, vector_tile, vector_tile_async
+from pgspatial.serialize.tiles import _plan, tile_select, vector_tile, vector_tile_async
 
 
 class Base(DeclarativeBase):
@@ -55,6 +55,10 @@ COPIES = {
 }
 MODELS = (Parcel, Parcel3857, Parcel2263, ParcelGeography)
 BUFFER, EXTENT = 64, 4096
+PLAN_OPTIONS = {
+    "layer": None, "properties": None, "id_column": "id", "geometry_column": None,
+    "extent": EXTENT, "buffer": BUFFER, "max_features": 50_000, "reuse": True,
+}  # fmt: skip
 
 
 def tile_at(lon, lat, z):
@@ -384,3 +388,21 @@ def test_tile_bounds_in_4326_match_postgis(pgspatial_connection, tile, margin):
         {"z": z, "x": x, "y": y, "m": margin},
     ).one()
     assert tile_bounds(z, x, y, srid=4326, margin=margin) == pytest.approx(expected, abs=1e-9)
+
+
+def test_a_layers_statement_is_built_once_and_bound_per_tile(session):
+    # vector_tile executes the statement built for a layer's first tile with each later
+    # tile's values; every tile must hold what a statement built for it holds, also after
+    # a low zoom that needs the other filter shape (the fallback) in a state-plane CRS
+    tiles = [*TILES, (0, 0, 0), (1, 0, 0), *reversed(TILES)]
+    for model in MODELS:
+        for tile in tiles:
+            fresh = session.execute(tile_select(model, *tile, id_column="id")).one()
+            assert vector_tile(session, model, *tile, id_column="id") == bytes(fresh.tile), (
+                model.__name__,
+                tile,
+            )
+        first = _plan(model, *TILES[0], **PLAN_OPTIONS)
+        later = _plan(model, *TILES[1], **PLAN_OPTIONS)
+        assert later.statement is first.statement
+        assert later.values["pgspatial_tile_x"] == TILES[1][1]

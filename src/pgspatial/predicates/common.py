@@ -85,11 +85,17 @@ def query_geometry(
     return parse_geometry(value, srid=target_srid, transform=transform)
 
 
-def bind_geometry(parsed: ParsedGeometry, *, name: str | None = None) -> BindParameter[Any]:
-    """A bound parameter carrying ``parsed`` as EWKB, typed as geometry in its SRID."""
+def bind_geometry(
+    parsed: ParsedGeometry, *, name: str | None = None, unique: bool = True
+) -> BindParameter[Any]:
+    """A bound parameter carrying ``parsed`` as EWKB, typed as geometry in its SRID.
+
+    ``unique=False`` keeps ``name`` as the parameter's name, so a statement built once can
+    be executed with a new value under that name (vector tiles do).
+    """
     return bindparam(
         name,
         parsed,
         type_=SpatialGeometry(geometry_type="GEOMETRY", srid=parsed.srid, spatial_index=False),
-        unique=True,
+        unique=unique,
     )

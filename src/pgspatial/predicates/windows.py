@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, Float, bindparam, func
 from pgspatial.errors import ConfigError
 from pgspatial.geometry import ParsedGeometry, parse_geometry
 from pgspatial.geometry.crs import reproject
-from pgspatial.predicates.common import bind_geometry, column_facts, query_geometry
+from pgspatial.predicates.common import ColumnFacts, bind_geometry, column_facts, query_geometry
 
 __all__ = [
     "WEB_MERCATOR_HALF_WORLD",
@@ -31,6 +31,7 @@ __all__ = [
     "intersects",
     "tile_bounds",
     "tile_envelope",
+    "tile_window",
 ]
 
 WEB_MERCATOR = 3857
@@ -144,11 +145,19 @@ def tile_bounds(
     return xmin / half * 180.0, lat(ymin), xmax / half * 180.0, lat(ymax)
 
 
-def box_overlap(expression: Any, bounds: Sequence[float], srid: int) -> ColumnElement[bool]:
+def box_overlap(
+    expression: Any, bounds: Sequence[float], srid: int, *, names: Sequence[str] | None = None
+) -> ColumnElement[bool]:
     """``expression && ST_MakeEnvelope(...)`` with the four numbers bound (no geometry made
     in Python; the statement is the same for every box, so its compiled form is reused).
+    ``names`` gives the four parameters fixed names, to execute the statement again with
+    new numbers under them.
     """
-    corners = (bindparam(None, float(v), type_=Float, unique=True) for v in bounds)
+    keys: Sequence[str | None] = names if names is not None else (None,) * 4
+    corners = (
+        bindparam(key, float(v), type_=Float, unique=key is None)
+        for key, v in zip(keys, bounds, strict=True)
+    )
     condition: ColumnElement[bool] = expression.op("&&")(func.ST_MakeEnvelope(*corners, srid))
     return condition
 
@@ -163,11 +172,23 @@ def tile_envelope(
     return envelope(square, srid=WEB_MERCATOR, target_srid=srid)
 
 
+def tile_window(
+    facts: ColumnFacts, z: int, x: int, y: int, *, margin: float = 0.0
+) -> tuple[float, float, float, float] | ParsedGeometry:
+    """What :func:`in_tile` binds for tile ``z/x/y`` on a column: the four numbers of the
+    rectangle where the tile is one in the column's SRID (EPSG:3857, EPSG:4326), else the
+    densified window reprojected to it (InvalidGeometry or ReprojectionError when that CRS
+    cannot draw the tile)."""
+    bounds = None if facts.geography else tile_bounds(z, x, y, srid=facts.srid, margin=margin)
+    if bounds is not None:
+        return bounds
+    return tile_envelope(z, x, y, srid=facts.srid, margin=margin)
+
+
 def in_tile(column: Any, z: int, x: int, y: int, *, margin: float = 0.0) -> ColumnElement[bool]:
     """``column && <tile envelope in the column's SRID>``: the rows a tile may draw."""
     facts = column_facts(column)
-    bounds = None if facts.geography else tile_bounds(z, x, y, srid=facts.srid, margin=margin)
-    if bounds is not None:
-        return box_overlap(facts.expression, bounds, facts.srid)
-    window = tile_envelope(z, x, y, srid=facts.srid, margin=margin)
-    return facts.expression.op("&&")(bind_geometry(window))
+    window = tile_window(facts, z, x, y, margin=margin)
+    if isinstance(window, ParsedGeometry):
+        return facts.expression.op("&&")(bind_geometry(window))
+    return box_overlap(facts.expression, window, facts.srid)

@@ -57,8 +57,8 @@ resolved by :func:`pgspatial.serialize.feature_spec`, the same rules as GeoJSON 
 parameters with fixed names, so every tile of a layer is the same SQL: compiled once by
 SQLAlchemy and prepared by psycopg. For a mapped class or ``Table`` source,
 :func:`vector_tile` also builds the statement once per layer and options (a small LRU),
-and executes it with the tile's values: building and keying it was a quarter of the
-service's CPU per z15 tile.
+and executes it with the tile's values (measured in one process over 50 z15 tiles: the
+client's CPU per tile fell from 2.4-3.1 to 0.8-0.9 ms).
 """
 
 from __future__ import annotations

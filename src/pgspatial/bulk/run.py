@@ -58,28 +58,25 @@ def _check_bind(bind: object) -> None:
     )
 
 
-def _driver(connection: Connection) -> psycopg.Connection[Any]:
-    raw = connection.connection.driver_connection
-    if not isinstance(raw, psycopg.Connection):
-        raise ConfigError("bulk loads need the psycopg (3) driver: postgresql+psycopg://...")
-    return raw
-
-
 @contextmanager
 def _transaction(bind: Any) -> Iterator[psycopg.Connection[Any]]:
     """A transaction of its own; a savepoint inside a caller's transaction."""
     if isinstance(bind, psycopg.Connection):
         with bind.transaction():  # BEGIN/COMMIT, or a SAVEPOINT when already in one
             yield bind
-    elif is_instance(bind, "sqlalchemy", "Engine"):
+        return
+    # a SQLAlchemy bind: SQLAlchemy is loaded already
+    from pgspatial.serialize.copyout import driver_connection
+
+    if is_instance(bind, "sqlalchemy", "Engine"):
         with cast("Engine", bind).begin() as connection:
-            yield _driver(connection)
+            yield driver_connection(connection)
     elif cast("Connection", bind).in_transaction():
         with bind.begin_nested():
-            yield _driver(bind)
+            yield driver_connection(bind)
     else:
         with bind.begin():
-            yield _driver(bind)
+            yield driver_connection(bind)
 
 
 class LoadRun:

@@ -7,8 +7,7 @@ plugin and short scripts do not pay for pyproj or Shapely unless they use them).
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pgspatial.errors import (
     InvalidGeometry,
@@ -17,6 +16,7 @@ from pgspatial.errors import (
     SchemaError,
     SridMismatch,
 )
+from pgspatial.lazyexports import lazy_exports
 
 if TYPE_CHECKING:
     from pgspatial.bulk import LoadReport, bulk_load
@@ -151,11 +151,4 @@ __all__ = [
     "within_distance",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'pgspatial' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _LAZY)

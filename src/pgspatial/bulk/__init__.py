@@ -12,11 +12,12 @@ loader's core runs on psycopg alone, so ``pgspatial load`` never imports SQLAlch
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pgspatial.bulk.files import load_file
 from pgspatial.bulk.ogr import LayerInfo, describe_layer
 from pgspatial.bulk.report import MAX_LISTED_REJECTS, LoadReport, OnInvalid, Reject
+from pgspatial.lazyexports import lazy_exports
 
 if TYPE_CHECKING:
     from pgspatial.bulk.load import bulk_load
@@ -32,11 +33,4 @@ __all__ = [
     "load_file",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    if name == "bulk_load":
-        from pgspatial.bulk.load import bulk_load
-
-        globals()["bulk_load"] = bulk_load
-        return bulk_load
-    raise AttributeError(f"module 'pgspatial.bulk' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, {"bulk_load": "pgspatial.bulk.load"})

@@ -6,8 +6,9 @@ loader) does not import the asyncio and ORM machinery of the rest.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from pgspatial.lazyexports import lazy_exports
 
 if TYPE_CHECKING:
     from pgspatial.engine.factory import (
@@ -54,15 +55,4 @@ __all__ = [
     "session_settings_of",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'pgspatial.engine' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__ = lazy_exports(__name__, _LAZY)

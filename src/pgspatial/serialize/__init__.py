@@ -6,8 +6,9 @@ code nor the ORM and asyncio machinery it brings.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from pgspatial.lazyexports import lazy_exports
 
 if TYPE_CHECKING:
     from pgspatial.serialize.features import FULL_PRECISION, FeatureSpec, feature_spec
@@ -48,15 +49,4 @@ __all__ = [
     "vector_tile_async",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'pgspatial.serialize' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__ = lazy_exports(__name__, _LAZY)

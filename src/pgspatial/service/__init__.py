@@ -14,7 +14,9 @@ client), one router per concern: ``domain`` (parcels), ``ogc`` (OGC API Features
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from pgspatial.lazyexports import lazy_exports
 
 if TYPE_CHECKING:
     from pgspatial.service.app import create_app
@@ -22,14 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ServiceSettings", "create_app"]
 
-
-def __getattr__(name: str) -> Any:
-    if name == "create_app":
-        from pgspatial.service.app import create_app
-
-        return create_app
-    if name == "ServiceSettings":
-        from pgspatial.service.settings import ServiceSettings
-
-        return ServiceSettings
-    raise AttributeError(f"module 'pgspatial.service' has no attribute {name!r}")
+__getattr__ = lazy_exports(
+    __name__,
+    {"create_app": "pgspatial.service.app", "ServiceSettings": "pgspatial.service.settings"},
+)
